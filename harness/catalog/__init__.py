@@ -1,0 +1,47 @@
+"""The catalog of documented facts: the one place the simulator, the suites and the report read them from.
+
+    from harness.catalog import bettercharge, betterpayment
+    bettercharge().cards          # typed, validated, cached
+
+A malformed catalog raises CatalogError naming the file and the field, never a bare traceback.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import ValidationError
+
+from harness.catalog.bettercharge import BetterChargeCatalog
+from harness.catalog.common import (
+    CatalogError,
+    Provenance,
+    Requirement,
+    Weight,
+    load_yaml,
+    validation_message,
+)
+
+__all__ = [
+    "BetterChargeCatalog",
+    "CatalogError",
+    "Provenance",
+    "Requirement",
+    "Weight",
+    "all_requirements",
+    "bettercharge",
+]
+
+
+@cache
+def bettercharge() -> BetterChargeCatalog:
+    name = "bettercharge.yaml"
+    try:
+        return BetterChargeCatalog.model_validate(load_yaml(name))
+    except ValidationError as exc:
+        raise CatalogError(validation_message(name, exc)) from exc
+
+
+def all_requirements() -> list[Requirement]:
+    """Every requirement of both APIs, in catalog order."""
+    return list(bettercharge().requirements)

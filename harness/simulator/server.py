@@ -1,0 +1,56 @@
+"""Runs the simulator on loopback with uvicorn: in the foreground for `paycert simulate`, or in a thread
+for the suites and the project's tests (one server per session, reset between tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from harness.simulator.app import create_app
+from harness.simulator.state import SimulatorConfig
+
+
+@dataclass
+class RunningSimulator:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    return sock
+
+
+def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningSimulator:
+    """Start in a background thread on a free port (port 0) and return once it accepts connections."""
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="off",
+                                           timeout_keep_alive=30))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="paycert-simulator")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.01)
+    return RunningSimulator(url=f"http://{host}:{bound}", server=server, thread=thread)
+
+
+def serve(config: SimulatorConfig, host: str, port: int) -> None:
+    """Serve in the foreground until interrupted."""
+    sock = _bind(host, port)
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", lifespan="off"))
+    server.run(sockets=[sock])
