@@ -268,9 +268,9 @@ class BetterChargeCatalog(Entry):
                                     title=f"{e.email} gives {e.decision} and ends {e.state}",
                                     provenance=e.provenance, source=e.source,
                                     simulator_only=e.passes_processing))
-        for t in self.tokens:
-            reqs.append(Requirement(id=t.id, api=api, kind="token", title=f"The test token: {t.result}",
-                                    provenance=t.provenance, source=t.source))
+        for tok in self.tokens:
+            reqs.append(Requirement(id=tok.id, api=api, kind="token", title=f"The test token: {tok.result}",
+                                    provenance=tok.provenance, source=tok.source))
         for er in self.errors:
             reqs.append(Requirement(id=er.id, api=api, kind="error",
                                     title=f"{er.status} {er.code}: {er.message}",

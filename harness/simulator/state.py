@@ -12,6 +12,7 @@ from harness.simulator.idempotency import IdempotencyCache
 from harness.simulator.store import Store
 
 DEFECTS_ENV = "PAYCERT_SIMULATOR_DEFECTS"
+_SEEDED = "seeded"  # meta key: the store holds seeded state (so a restart on --data-dir must not reset)
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,17 @@ class SimulatorConfig:
     betterpayment_incoming_key: str | None = None
     betterpayment_webhook_key: str | None = None
     # Deliberate defects exist for the project's mutation tests only; a normal run can never switch them on.
-    defects_allowed: bool = field(default_factory=lambda: os.environ.get(DEFECTS_ENV) == "1")
+    # PAYCERT_SIMULATOR_DEFECTS=1 allows them (switched through the control interface); a comma-separated list
+    # of defect names allows them and switches those on from the start.
+    defects_allowed: bool = field(default_factory=lambda: bool(os.environ.get(DEFECTS_ENV, "").strip()))
+    initial_defects: tuple[str, ...] = field(default_factory=lambda: _initial_defects())
+
+
+def _initial_defects() -> tuple[str, ...]:
+    value = os.environ.get(DEFECTS_ENV, "").strip()
+    if value in ("", "1"):
+        return ()
+    return tuple(n.strip() for n in value.split(",") if n.strip())
 
 
 class SimulatorState:
@@ -36,7 +47,7 @@ class SimulatorState:
         self.store = Store(config.data_dir)
         self.clock = Clock(self.store)
         self.idempotency = IdempotencyCache(self.store, self.clock)
-        self.defects: set[str] = set()
+        self.defects: set[str] = set(config.initial_defects) if config.defects_allowed else set()
         self._reset_hooks: list[Callable[[], None]] = []
 
     def defect(self, name: str) -> bool:
@@ -48,7 +59,13 @@ class SimulatorState:
         self._reset_hooks.append(hook)
 
     def reset(self) -> None:
+        """Empty the state; switched-on defects stay, they are how this simulator was started."""
         self.store.reset()
-        self.defects.clear()
         for hook in self._reset_hooks:
             hook()
+        self.store.set_meta(_SEEDED, "1")
+
+    def start(self) -> None:
+        """At app start: seed a fresh store; a store reopened from --data-dir keeps what it holds."""
+        if self.store.get_meta(_SEEDED, "") != "1":
+            self.reset()

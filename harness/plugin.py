@@ -1,0 +1,264 @@
+"""The paycert pytest plugin (registered through the `pytest11` entry point).
+
+It gives the suites their target (the embedded simulator, a running one, or a sandbox), the API clients,
+the simulator's control interface, and it turns each test's outcome into requirement evidence:
+
+- `@pytest.mark.requirement("BC-CARD-01", ...)` names the catalog requirements a test proves; an unknown id
+  is a collection error, so a renamed catalog row cannot silently orphan a test.
+- `@pytest.mark.simulator_only` tests need the control interface; on a sandbox they are skipped as
+  "not verifiable on this target", never counted as passed.
+- a failing test whose requirements are all advisory is reported as xfailed ("advisory"), not failed;
+- a failure caused by the clients' InfrastructureError (sandbox 5xx, 429, timeouts after retries) is
+  classified as infrastructure, not contract.
+
+The controller process collects every report (xdist ships `user_properties` from the workers) and, with
+--paycert-results FILE, writes them as JSON for the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import ConfigError, Settings, load_settings
+
+NOT_VERIFIABLE = "not verifiable on this target: needs the simulator's control interface"
+ADVISORY = "advisory requirement not met"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("paycert")
+    group.addoption("--paycert-target", choices=["simulator", "sandbox"], default=None,
+                    help="target to certify (default: PAYCERT_TARGET, else simulator)")
+    group.addoption("--paycert-env-file", type=Path, default=None, help="a .env file with the settings")
+    group.addoption("--paycert-allow-production", action="store_true", default=False,
+                    help="allow production hosts (refused by default)")
+    group.addoption("--paycert-results", type=Path, default=None,
+                    help="write every test's outcome and requirements to this JSON file")
+    group.addoption("--paycert-evidence", type=Path, default=None,
+                    help="write each test's masked HTTP exchanges as HAR files into this directory")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): catalog requirement ids this test proves")
+    config.addinivalue_line("markers", "simulator_only: needs the simulator's control interface")
+    config.pluginmanager.register(_Collector(config), "paycert-collector")
+
+
+def _requirement_ids(item: pytest.Item) -> list[str]:
+    ids: list[str] = []
+    for mark in item.iter_markers("requirement"):
+        ids.extend(str(a) for a in mark.args)
+    return ids
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker("requirement") for item in items):
+        return
+    from harness.catalog import all_requirements
+
+    known = {r.id: r for r in all_requirements()}
+    unknown: list[str] = []
+    for item in items:
+        ids = _requirement_ids(item)
+        unknown.extend(f"{item.nodeid}: {i}" for i in ids if i not in known)
+        weights = {known[i].weight for i in ids if i in known}
+        item.user_properties.append(("requirements", ids))
+        item.user_properties.append(("advisory", bool(weights) and weights == {"advisory"}))
+    if unknown:
+        raise pytest.UsageError("tests name requirements the catalog does not have:\n  " + "\n  ".join(unknown))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when != "call" and not (report.when == "setup" and report.failed):
+        return report
+    if item.get_closest_marker("requirement") is None:
+        return report  # the project's own tests are not certification evidence
+    if call.excinfo is not None and report.failed:
+        from harness.clients import InfrastructureError
+
+        if call.excinfo.errisinstance(InfrastructureError):
+            report.user_properties.append(("classification", "infrastructure"))
+        elif dict(item.user_properties).get("advisory"):
+            report.outcome = "skipped"
+            report.wasxfail = f"{ADVISORY}: {call.excinfo.exconly()[:500]}"
+            report.user_properties.append(("classification", "advisory"))
+        else:
+            report.user_properties.append(("classification", "contract"))
+    return report
+
+
+class _Collector:
+    """Gathers one record per test on the controller and writes them at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        rec = self.records.setdefault(report.nodeid, {
+            "nodeid": report.nodeid, "requirements": props.get("requirements", []),
+            "outcome": "passed", "classification": None, "message": "", "duration": 0.0,
+        })
+        rec["duration"] += report.duration
+        if report.when == "call" or report.failed or report.skipped:
+            if hasattr(report, "wasxfail"):
+                rec["outcome"] = "advisory" if props.get("classification") == "advisory" else "xfailed"
+                rec["message"] = str(report.wasxfail)
+            elif report.skipped:
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                rec["outcome"] = "not_verifiable" if NOT_VERIFIABLE in reason else "skipped"
+                rec["message"] = reason.removeprefix("Skipped: ")
+            elif report.failed:
+                rec["outcome"] = "failed" if report.when == "call" else "error"
+                rec["classification"] = props.get("classification", "contract")
+                rec["message"] = report.longreprtext[-4000:]
+            elif rec["outcome"] == "passed":
+                rec["outcome"] = "passed"
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        target = self.config.getoption("--paycert-results")
+        if target is None or hasattr(self.config, "workerinput"):
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(sorted(self.records.values(), key=lambda r: r["nodeid"]), indent=1))
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def paycert_settings(pytestconfig: pytest.Config) -> Settings:
+    try:
+        return load_settings(pytestconfig.getoption("--paycert-env-file"),
+                             target=pytestconfig.getoption("--paycert-target"),
+                             allow_production=pytestconfig.getoption("--paycert-allow-production"))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"paycert configuration: {exc}") from None
+
+
+class Target:
+    """Where the suites send their requests, and whether the simulator's control interface is there."""
+
+    def __init__(self, settings: Settings, simulator_url: str | None, embedded: bool) -> None:
+        self.settings = settings
+        self.name = settings.target
+        self.simulator_url = simulator_url
+        self.embedded = embedded
+
+    @property
+    def is_simulator(self) -> bool:
+        return self.simulator_url is not None
+
+    def base_url(self, api: str) -> str:
+        if self.simulator_url:
+            return self.simulator_url
+        return getattr(self.settings, api).base_url
+
+
+@pytest.fixture(scope="session")
+def paycert_target(paycert_settings: Settings) -> Iterator[Target]:
+    if paycert_settings.target == "sandbox":
+        yield Target(paycert_settings, None, embedded=False)
+        return
+    if paycert_settings.simulator_url:
+        yield Target(paycert_settings, paycert_settings.simulator_url, embedded=False)
+        return
+    from harness.simulator.server import start
+    from harness.simulator.state import SimulatorConfig
+
+    bp, bc = paycert_settings.betterpayment, paycert_settings.bettercharge
+    running = start(SimulatorConfig(
+        bettercharge_api_key=bc.api_key, bettercharge_partner_id=bc.partner_id,
+        betterpayment_api_key=bp.api_key, betterpayment_api_password=bp.api_password,
+        betterpayment_incoming_key=bp.incoming_key, betterpayment_webhook_key=bp.webhook_key,
+    ))
+    try:
+        yield Target(paycert_settings, running.url, embedded=True)
+    finally:
+        running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Embedded simulator: reset before each test (pytest-httpserver style: start once, reset often).
+
+    Only suites use the target; the project's own tests never touch it unless they ask for it.
+    """
+    if "paycert_target" in request.fixturenames:
+        target: Target = request.getfixturevalue("paycert_target")
+        if target.embedded:
+            import httpx
+
+            httpx.post(f"{target.simulator_url}/_simulator/reset", timeout=10).raise_for_status()
+    if (request.node.get_closest_marker("simulator_only") and "paycert_target" in request.fixturenames
+            and not request.getfixturevalue("paycert_target").is_simulator):
+        pytest.skip(NOT_VERIFIABLE)
+    yield
+
+
+@pytest.fixture(scope="session")
+def paycert_evidence(pytestconfig: pytest.Config, paycert_settings: Settings) -> Iterator[Any]:
+    """The process-wide evidence recorder; each case's HAR file goes to --paycert-evidence as it ends."""
+    from harness.catalog import bettercharge
+    from harness.evidence import EvidenceRecorder, set_active_recorder
+
+    recorder = EvidenceRecorder(pytestconfig.getoption("--paycert-evidence"), secrets=paycert_settings.secrets,
+                                known_pans=[c.pan for c in bettercharge().cards])
+    previous = set_active_recorder(recorder)
+    yield recorder
+    set_active_recorder(previous)
+
+
+@pytest.fixture(autouse=True)
+def _paycert_evidence_case(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Suite tests record their exchanges under their node id; the project's own tests record nothing."""
+    if request.node.get_closest_marker("requirement") is None:
+        yield
+        return
+    recorder = request.getfixturevalue("paycert_evidence")
+    with recorder.case(request.node.nodeid):
+        yield
+
+
+@pytest.fixture
+def simulator_control(paycert_target: Target) -> Iterator[Any]:
+    """The simulator's control interface; a test asking for it is only verifiable on a simulator."""
+    if not paycert_target.is_simulator:
+        pytest.skip(NOT_VERIFIABLE)
+    from harness.simulator_control import SimulatorControl
+
+    control = SimulatorControl(paycert_target.simulator_url or "")
+    yield control
+    control.close()
+
+
+@pytest.fixture
+def bettercharge_client(paycert_target: Target) -> Iterator[Any]:
+    """A BetterCharge client for the target; against a sandbox it shares the run's request budget."""
+    from harness.clients.bettercharge import BetterChargeClient, rate_limit_budget
+
+    s = paycert_target.settings.bettercharge
+    budget = rate_limit_budget(s.api_key) if not paycert_target.embedded and paycert_target.name == "sandbox" else None
+    client = BetterChargeClient(paycert_target.base_url("bettercharge"), s.api_key, s.partner_id, budget=budget)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def betterpayment_client(paycert_target: Target) -> Iterator[Any]:
+    from harness.clients.betterpayment import BetterPaymentClient
+
+    s = paycert_target.settings.betterpayment
+    client = BetterPaymentClient(paycert_target.base_url("betterpayment"), s.api_key, s.api_password)
+    yield client
+    client.close()
