@@ -20,5 +20,5 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
     routes = [*control.routes(state), *bettercharge.routes(state), *betterpayment.routes(state)]
     app = Starlette(routes=routes, exception_handlers={Exception: _unhandled})
     app.state.simulator = state
-    state.reset()
+    state.start()
     return app

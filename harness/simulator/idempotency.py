@@ -1,6 +1,6 @@
 """Idempotency-key replay shared by both APIs.
 
-A response is stored per (API, credential, key) for the retention the catalog gives, on the simulator clock.
+A response is stored per (API, credential, endpoint, key) for the retention the catalog gives, on the simulator clock.
 A duplicate arriving while the first is still running waits for it and then gets the stored answer, so
 concurrent duplicates create exactly one payment. What `should_store` rejects (validation failures) is not
 kept, so the client may fix the request and reuse the key.
@@ -53,14 +53,19 @@ class IdempotencyCache:
         api: str,
         scope: str,
         key: str | None,
+        endpoint: str = "",
         retention: float,
         handler: Callable[[], Awaitable[Response]],
         should_store: Callable[[Response], bool],
     ) -> Response:
-        """Answer from the cache when the key was seen within `retention`, else run `handler` once."""
+        """Answer from the cache when the key was seen within `retention`, else run `handler` once.
+
+        `endpoint` (method and path) is part of the identity: a key reused on another operation must not
+        replay that operation's answer.
+        """
         if not key:
             return await handler()
-        ident = (api, scope, key)
+        ident = (api, scope, f"{endpoint} {key}" if endpoint else key)
         while ident in self._inflight:
             await asyncio.shield(self._inflight[ident])
         cached = self._lookup(ident, retention)
