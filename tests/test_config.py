@@ -48,7 +48,8 @@ def test_production_hosts_are_refused_unless_allowed() -> None:
     environ = {"BETTERCHARGE_BASE_URL": bettercharge().hosts.production}
     with pytest.raises(ConfigError, match="production host"):
         load_settings(environ=environ)
-    assert load_settings(environ=environ, allow_production=True).bettercharge.base_url == bettercharge().hosts.production
+    allowed = load_settings(environ=environ, allow_production=True)
+    assert allowed.bettercharge.base_url == bettercharge().hosts.production
 
 
 def test_missing_env_file_is_named(tmp_path: Path) -> None:

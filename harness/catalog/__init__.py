@@ -13,6 +13,7 @@ from functools import cache
 from pydantic import ValidationError
 
 from harness.catalog.bettercharge import BetterChargeCatalog
+from harness.catalog.betterpayment import BetterPaymentCatalog
 from harness.catalog.common import (
     CatalogError,
     Provenance,
@@ -24,12 +25,14 @@ from harness.catalog.common import (
 
 __all__ = [
     "BetterChargeCatalog",
+    "BetterPaymentCatalog",
     "CatalogError",
     "Provenance",
     "Requirement",
     "Weight",
     "all_requirements",
     "bettercharge",
+    "betterpayment",
 ]
 
 
@@ -42,6 +45,15 @@ def bettercharge() -> BetterChargeCatalog:
         raise CatalogError(validation_message(name, exc)) from exc
 
 
+@cache
+def betterpayment() -> BetterPaymentCatalog:
+    name = "betterpayment.yaml"
+    try:
+        return BetterPaymentCatalog.model_validate(load_yaml(name))
+    except ValidationError as exc:
+        raise CatalogError(validation_message(name, exc)) from exc
+
+
 def all_requirements() -> list[Requirement]:
     """Every requirement of both APIs, in catalog order."""
-    return list(bettercharge().requirements)
+    return [*bettercharge().requirements, *betterpayment().requirements]

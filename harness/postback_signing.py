@@ -1,0 +1,156 @@
+"""Better Payment postback signing: the two schemes, as pure functions shared by the simulator and the receiver.
+
+Why one module for both sides: the simulator signs and the receiver verifies; if each had its own copy, a bug
+in one would be mirrored rather than caught. Both schemes are described in the catalog
+(``postbacks.checksum`` and ``postbacks.signature``):
+
+- legacy ``checksum`` field: lower-hex SHA-1 of (the body without the checksum parameter + incoming key),
+  sent as the last parameter (official plugins, betterpayment.md §6.5);
+- ``Gateway-Webhook-Signature`` header: base64 HMAC-SHA256 with key = raw body and message = webhook key.
+  That argument order is unusual, but it is the only one that reproduces the vector on the vendor's doc page
+  (betterpayment.md §6.4); ``signature_conventional`` gives the usual order for comparison.
+
+Every verification uses ``hmac.compare_digest``. Nothing here logs or keeps a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, unquote_plus, urlencode
+
+__all__ = [
+    "CHECKSUM_FIELD",
+    "SIGNATURE_HEADER",
+    "checksum",
+    "checksum_is_last",
+    "encode_fields",
+    "encode_postback",
+    "parse_postback",
+    "signature",
+    "signature_conventional",
+    "split_checksum",
+    "verify_checksum",
+    "verify_signature",
+]
+
+CHECKSUM_FIELD = "checksum"
+SIGNATURE_HEADER = "Gateway-Webhook-Signature"
+
+FieldValue = str | int | float | None
+Fields = Mapping[str, FieldValue] | Iterable[tuple[str, FieldValue]]
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8")
+
+
+def _text(value: FieldValue) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _pairs(fields: Fields) -> list[tuple[str, str]]:
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    return [(str(k), _text(v)) for k, v in items]
+
+
+def checksum(body_without_checksum: str | bytes, incoming_key: str | bytes) -> str:
+    """Lower-hex SHA-1 of the body (without its checksum parameter) followed by the incoming key."""
+    return hashlib.sha1(_bytes(body_without_checksum) + _bytes(incoming_key)).hexdigest()
+
+
+def signature(raw_body: str | bytes, webhook_key: str | bytes) -> str:
+    """Gateway-Webhook-Signature: base64(HMAC-SHA256(key=raw_body, msg=webhook_key)), the doc vector's order."""
+    digest = hmac.new(_bytes(raw_body), _bytes(webhook_key), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signature_conventional(raw_body: str | bytes, webhook_key: str | bytes) -> str:
+    """The usual order (key = webhook key, msg = body); does NOT reproduce the doc vector. For comparison only."""
+    digest = hmac.new(_bytes(webhook_key), _bytes(raw_body), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def encode_fields(fields: Fields) -> str:
+    """Form-encode in the given order (space as '+', like PHP http_build_query RFC 1738); None becomes ''."""
+    return urlencode(_pairs(fields))
+
+
+def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> str:
+    """The postback body, checksum last.
+
+    With `incoming_key` the checksum is computed over the other fields (any checksum given is dropped);
+    without it, `fields` must already hold a checksum, which is moved to the end.
+    """
+    pairs = _pairs(fields)
+    rest = [(k, v) for k, v in pairs if k != CHECKSUM_FIELD]
+    body = encode_fields(rest)
+    if incoming_key is not None:
+        value = checksum(body, incoming_key)
+    else:
+        given = [v for k, v in pairs if k == CHECKSUM_FIELD]
+        if not given:
+            raise ValueError("encode_postback: no checksum field and no incoming_key to compute one")
+        value = given[-1]
+    tail = urlencode([(CHECKSUM_FIELD, value)])
+    return f"{body}&{tail}" if body else tail
+
+
+def parse_postback(raw_body: str | bytes) -> dict[str, str]:
+    """The fields of a form-encoded body, in order (a repeated name keeps its last value)."""
+    text = raw_body.decode("utf-8", errors="replace") if isinstance(raw_body, bytes) else raw_body
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _params(raw_body: str | bytes) -> list[str]:
+    text = raw_body.decode("utf-8", errors="replace") if isinstance(raw_body, bytes) else raw_body
+    return [p for p in text.split("&") if p]
+
+
+def _param_name(param: str) -> str:
+    return unquote_plus(param.split("=", 1)[0])
+
+
+def split_checksum(raw_body: str | bytes) -> tuple[str, str | None]:
+    """(the raw body without its checksum parameter, the checksum value or None), other bytes untouched.
+
+    The body is cut at the raw parameter level, so it is hashed exactly as received, whatever encoder the
+    sender used (betterpayment.md §6.5: hashing the raw body is the safe way to match).
+    """
+    params = _params(raw_body)
+    value: str | None = None
+    kept: list[str] = []
+    for p in params:
+        if _param_name(p) == CHECKSUM_FIELD:
+            value = unquote_plus(p.split("=", 1)[1]) if "=" in p else ""
+        else:
+            kept.append(p)
+    return "&".join(kept), value
+
+
+def checksum_is_last(raw_body: str | bytes) -> bool:
+    """True when the checksum is the body's last parameter, as the scheme requires."""
+    params = _params(raw_body)
+    return bool(params) and _param_name(params[-1]) == CHECKSUM_FIELD
+
+
+def verify_checksum(raw_body: str | bytes, incoming_key: str | bytes) -> bool:
+    """True only when a checksum is present, is the last parameter, and matches body + incoming key."""
+    body, given = split_checksum(raw_body)
+    if given is None or not checksum_is_last(raw_body):
+        return False
+    return hmac.compare_digest(checksum(body, incoming_key), given.strip().lower())
+
+
+def verify_signature(raw_body: str | bytes, header_value: str | None, webhook_key: str | bytes) -> bool:
+    """True only when the Gateway-Webhook-Signature header is present and matches the raw body."""
+    if not header_value:
+        return False
+    return hmac.compare_digest(signature(raw_body, webhook_key).encode("ascii"),
+                               header_value.strip().encode("ascii", errors="replace"))

@@ -1,0 +1,191 @@
+"""The /rest endpoints: authentication, content type, body limits, idempotency, then the operation.
+
+Order of checks for a POST (each answers a catalog error body): method (216), Basic auth (201), Content-Type
+(202), idempotency-key header (205), body size (218), then inside the idempotency wrapper: JSON (203) and the
+operation's own validation. Validation failures (400/413/415) are never stored under an idempotency key;
+processing results (2xx, 404, 422) are, so a retry with the same key replays them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from harness.simulator.betterpayment import defects
+from harness.simulator.betterpayment.context import Context
+from harness.simulator.betterpayment.errors import BPError, error_json
+from harness.simulator.betterpayment.operations import Operations
+from harness.simulator.betterpayment.postbacks import Dispatcher
+from harness.simulator.betterpayment.validation import validate_create, validate_follow_up
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_STORED_ERRORS = (404, 409, 422)
+_MAX_PATH_IN_MESSAGE = 200
+
+Work = Callable[[str, dict[str, Any], str], Any]
+
+
+class Api:
+    def __init__(self, ctx: Context, ops: Operations, dispatcher: Dispatcher) -> None:
+        self.ctx = ctx
+        self.ops = ops
+        self.dispatcher = dispatcher
+
+    # --- request plumbing ----------------------------------------------------------------------------------
+
+    def _method(self, request: Request, allowed: str) -> None:
+        if request.method != allowed:
+            raise BPError("BP-ERR-216-METHOD", headers={"Allow": allowed}, method=request.method[:16],
+                          path=request.url.path[:_MAX_PATH_IN_MESSAGE])
+
+    def _auth(self, request: Request) -> str:
+        """The API key of valid Basic credentials; 401 otherwise. The password is compared, never kept."""
+        failed = BPError("BP-ERR-201-AUTH")
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "basic" or not token or len(token) > 1024:
+            raise failed
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise failed from None
+        api_key, sep, password = decoded.partition(":")
+        if not sep or api_key not in self.ctx.credentials:
+            raise failed
+        if not (self.ctx.defect(defects.AUTH_ANY_PASSWORD) or self.ctx.password_ok(api_key, password)):
+            raise failed
+        return api_key
+
+    def _content_type(self, request: Request) -> None:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != self.ctx.catalog.auth.content_type:
+            raise BPError("BP-ERR-202-CONTENT-TYPE")
+
+    def _idempotency_key(self, request: Request) -> str | None:
+        idem = self.ctx.catalog.idempotency
+        names = sorted(idem.headers, key=lambda h: h != idem.precedence)
+        if self.ctx.defect(defects.IDEM_IGNORES_X_HEADER):
+            names = [n for n in names if n.lower() != "x-idempotency-key"]
+        for name in names:
+            value = request.headers.get(name)
+            if value is None:
+                continue
+            value = value.strip()
+            if not value or len(value) > self.ctx.catalog.simulator.max_idempotency_key_length \
+                    or not value.isprintable():
+                raise BPError("BP-ERR-205-INVALID-FIELDS", fields=name)
+            return value
+        return None
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.ctx.catalog.simulator.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise BPError("BP-ERR-218-TOO-LARGE", limit=limit)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                raise BPError("BP-ERR-218-TOO-LARGE", limit=limit)
+        return raw
+
+    @staticmethod
+    def _json(raw: bytes) -> dict[str, Any]:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise BPError("BP-ERR-203-MALFORMED-JSON") from None
+        if not isinstance(body, dict):
+            raise BPError("BP-ERR-203-MALFORMED-JSON")
+        return body
+
+    @staticmethod
+    def _base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    async def _post(self, request: Request, work: Work) -> Response:
+        self.dispatcher.kick()
+        try:
+            self._method(request, "POST")
+            scope = self._auth(request)
+            self._content_type(request)
+            key = self._idempotency_key(request)
+            raw = await self._body(request)
+        except BPError as err:
+            return error_json(self.ctx, err)
+        base_url = self._base_url(request)
+
+        async def handler() -> Response:
+            try:
+                return JSONResponse(work(scope, self._json(raw), base_url))
+            except BPError as err:
+                return error_json(self.ctx, err)
+
+        idem = self.ctx.catalog.idempotency
+        return await self.ctx.state.idempotency.run(
+            api=self.ctx.catalog.api,
+            scope="*" if self.ctx.defect(defects.IDEM_SHARED_SCOPE) else scope,
+            key=key,
+            endpoint=f"{request.method} {request.url.path}",
+            retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else idem.retention_seconds,
+            handler=handler,
+            should_store=lambda r: r.status_code < 400 or r.status_code in _STORED_ERRORS,
+        )
+
+    async def _get(self, request: Request, work: Callable[[str, str], Any]) -> Response:
+        self.dispatcher.kick()
+        try:
+            self._method(request, "GET")
+            scope = self._auth(request)
+            return JSONResponse(work(scope, str(request.path_params["transaction_id"])))
+        except BPError as err:
+            return error_json(self.ctx, err)
+
+    # --- endpoints ------------------------------------------------------------------------------------------
+
+    def _create(self, operation: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await self._post(
+                request, lambda scope, body, base: self.ops.create(scope, validate_create(self.ctx, body, operation),
+                                                                   base))
+        return endpoint
+
+    def _follow_up(self, operation: str) -> Callable[[Request], Awaitable[Response]]:
+        method = getattr(self.ops, operation)
+
+        async def endpoint(request: Request) -> Response:
+            return await self._post(
+                request, lambda scope, body, _base: method(scope, validate_follow_up(self.ctx, body, operation)))
+        return endpoint
+
+    async def _transaction(self, request: Request) -> Response:
+        return await self._get(request, self.ops.transaction_view)
+
+    async def _log(self, request: Request) -> Response:
+        return await self._get(request, self.ops.log_view)
+
+    async def _refunds(self, request: Request) -> Response:
+        return await self._get(request, self.ops.refunds_view)
+
+    async def _unknown(self, request: Request) -> Response:
+        return error_json(self.ctx, BPError("BP-ERR-217-ENDPOINT", path=request.url.path[:_MAX_PATH_IN_MESSAGE]))
+
+    def routes(self) -> list[BaseRoute]:
+        cat = self.ctx.catalog
+        paths = {o.name: o.path for o in cat.operations}
+        return [
+            *(Route(paths[op], self._create(op), methods=ALL_METHODS) for op in ("payment", "authorize", "register")),
+            *(Route(paths[op], self._follow_up(op), methods=ALL_METHODS) for op in ("capture", "reverse", "refund")),
+            Route(paths["get_transaction"], self._transaction, methods=ALL_METHODS),
+            Route(paths["get_log"], self._log, methods=ALL_METHODS),
+            Route(paths["get_refunds"], self._refunds, methods=ALL_METHODS),
+            Route("/rest", self._unknown, methods=ALL_METHODS),
+            Route("/rest/{rest:path}", self._unknown, methods=ALL_METHODS),
+        ]

@@ -1,0 +1,62 @@
+"""What every Better Payment simulator module shares: the core state, the catalog and the credentials.
+
+Why a small object instead of globals: two simulators can run in one process (the tests start a second one
+with defects allowed), so nothing here may live at module level.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from harness.catalog import betterpayment
+from harness.catalog.betterpayment import BetterPaymentCatalog
+from harness.simulator.state import SimulatorState
+
+
+@dataclass
+class Context:
+    state: SimulatorState
+    catalog: BetterPaymentCatalog
+    credentials: dict[str, str]  # api_key -> api_password
+    incoming_key: str
+    webhook_key: str
+
+    @classmethod
+    def build(cls, state: SimulatorState) -> Context:
+        cat = betterpayment()
+        sim, cfg = cat.simulator, state.config
+        credentials = {
+            cfg.betterpayment_api_key or sim.api_key: cfg.betterpayment_api_password or sim.api_password,
+        }
+        credentials.setdefault(sim.other_api_key, sim.other_api_password)
+        return cls(
+            state=state,
+            catalog=cat,
+            credentials=credentials,
+            incoming_key=cfg.betterpayment_incoming_key or sim.incoming_key,
+            webhook_key=cfg.betterpayment_webhook_key or sim.webhook_key,
+        )
+
+    def defect(self, name: str) -> bool:
+        return self.state.defect(name)
+
+    def password_ok(self, api_key: str, password: str) -> bool:
+        """Constant-time check of a Basic credential pair."""
+        expected = self.credentials.get(api_key)
+        if expected is None:
+            hmac.compare_digest(password.encode(), password.encode())  # same work for unknown keys
+            return False
+        return hmac.compare_digest(expected.encode(), password.encode())
+
+    def status_pair(self, code: int) -> tuple[int, str]:
+        """(status_code, status) as the API reports them; the status defects bend only this."""
+        from harness.simulator.betterpayment import defects
+
+        name = self.catalog.status(code).name
+        if code == self.catalog.status_named("completed").code:
+            if self.defect(defects.STATUS_CODE_WRONG):
+                code = self.catalog.status_named("started").code
+            if self.defect(defects.STATUS_NAME_WRONG):
+                name = "success"
+        return code, name

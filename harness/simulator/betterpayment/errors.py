@@ -1,0 +1,53 @@
+"""Better Payment error bodies: {"error_code": int, "error_message": str} from the catalog's error rows.
+
+Handlers raise `BPError(<error id>, **template values)`; the API layer turns it into the JSON answer and the
+pages into an HTML page. Nothing else builds an error body, so every error is a documented catalog row.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from starlette.responses import HTMLResponse, JSONResponse
+
+from harness.simulator.betterpayment import defects
+from harness.simulator.betterpayment.context import Context
+
+
+class BPError(Exception):
+    """A documented error: the catalog row id and the values of its message template."""
+
+    def __init__(self, error_id: str, *, headers: dict[str, str] | None = None, **values: object) -> None:
+        super().__init__(error_id)
+        self.error_id = error_id
+        self.values = values
+        self.headers = headers or {}  # e.g. Allow on 405 (RFC 9110)
+
+
+def error_body(ctx: Context, err: BPError) -> tuple[int, dict[str, Any]]:
+    row = ctx.catalog.error(err.error_id)
+    values = dict(err.values)
+    if row.name == "missing_fields" and ctx.defect(defects.ERROR_FIELDS_UNNAMED):
+        values["fields"] = "see documentation"
+    body = row.render(**values)
+    if ctx.defect(defects.ERROR_MESSAGE_KEY):
+        body = {"error_code": body["error_code"], "message": body["error_message"]}
+    status = 200 if ctx.defect(defects.ERROR_HTTP_200) else row.http_status
+    return status, body
+
+
+def error_json(ctx: Context, err: BPError) -> JSONResponse:
+    status, body = error_body(ctx, err)
+    headers = dict(err.headers)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="Better Payment simulator"'
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_page(ctx: Context, err: BPError) -> HTMLResponse:
+    status, body = error_body(ctx, err)
+    message = escape(str(body.get("error_message") or body.get("message") or ""))
+    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>Error {body['error_code']}</title></head>"
+            f"<body><h1>Payment step failed</h1><p>error_code {body['error_code']}: {message}</p></body></html>")
+    return HTMLResponse(html, status_code=status, headers=err.headers)

@@ -1,0 +1,45 @@
+"""Amounts: the API speaks decimal euros (15.90, "15.90"); the simulator counts integer cents.
+
+Why cents: sums of partial captures and refunds must be exact; floats would let 0.1 + 0.2 exceed 0.3.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+MAX_CENTS = 9_999_999_999  # 99,999,999.99 (adopted ceiling)
+_TEXT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+
+
+def parse_cents(value: object, *, allow_zero: bool = False) -> int | None:
+    """Cents for a JSON number or numeric string with at most two decimals; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            return None
+    elif isinstance(value, str) and _TEXT.match(value.strip()):
+        amount = Decimal(value.strip())
+    else:
+        return None
+    if not amount.is_finite() or not Decimal(0) <= amount <= Decimal(MAX_CENTS) / 100:
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        return None
+    cents = int(amount * 100)
+    if cents < 0 or cents > MAX_CENTS or (cents == 0 and not allow_zero):
+        return None
+    return cents
+
+
+def as_number(cents: int) -> float:
+    """The JSON number the API answers (15.9 == 15.90)."""
+    return cents / 100
+
+
+def as_text(cents: int) -> str:
+    """Two-decimal text, as postbacks and messages show amounts ("15.90")."""
+    return f"{cents // 100}.{cents % 100:02d}"
