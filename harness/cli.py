@@ -81,11 +81,72 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+def _report_layer(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """User errors of the report commands: one line on stderr (never wrapped, paths can be long), exit 2."""
+
     def run(args: argparse.Namespace) -> int:
-        raise UsageFailure(f"'paycert {name}' is not available in this version yet")
+        from harness.catalog import CatalogError
+        from harness.config import ConfigError
+        from harness.report.errors import ReportError
+
+        try:
+            return command(args)
+        except (UsageFailure, ReportError, ConfigError, CatalogError) as exc:
+            err.print(f"paycert: {exc}", markup=False, highlight=False, soft_wrap=True)
+            return 2
 
     return run
+
+
+@_report_layer
+def _cmd_certify(args: argparse.Namespace) -> int:
+    from harness.report.certify import CertifyOptions, certify, parse_apis
+
+    options = CertifyOptions(apis=parse_apis(args.api), target=args.target, env_file=args.env_file,
+                             workers=args.workers, out_dir=args.out, waivers=args.waivers,
+                             allow_production=args.allow_production, suites_dir=args.suites)
+    return certify(options, console).exit_code
+
+
+@_report_layer
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.console import print_summary
+    from harness.report.model import load_report
+    from harness.report.runs import resolve_report
+
+    path = resolve_report(args.run_ref, args.out)
+    print_summary(console, load_report(path), location=str(path))
+    return 0
+
+
+@_report_layer
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from harness.report.package import verify_package
+    from harness.report.signing import load_public_key
+
+    pinned = None
+    if args.public_key is not None:
+        try:
+            pinned = load_public_key(args.public_key.read_bytes(), str(args.public_key))
+        except OSError as exc:
+            raise UsageFailure(f"--public-key: cannot read {args.public_key}: {exc.strerror}") from None
+    result = verify_package(args.package, public_key=pinned, allow_expired=args.allow_expired)
+    console.print(result.message, markup=False, highlight=False, soft_wrap=True)
+    return 0 if result.ok else 1
+
+
+@_report_layer
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from harness.report.console import print_diff
+    from harness.report.diff import diff_reports
+    from harness.report.model import load_report
+    from harness.report.runs import resolve_report
+
+    a = load_report(resolve_report(args.a, args.out))
+    b = load_report(resolve_report(args.b, args.out))
+    result = diff_reports(a, b)
+    print_diff(console, result)
+    return 0 if result.identical else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,12 +169,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-file", type=Path, default=None, help="a .env file overriding the simulator credentials")
     p.set_defaults(run=_cmd_simulate)
 
-    for name, text in (("certify", "run the suites against a target and write the certification report"),
-                       ("report", "print the summary of a written report"),
-                       ("verify", "verify a signed certification package"),
-                       ("diff", "compare two runs' report.json")):
-        p = sub.add_parser(name, help=text)
-        p.set_defaults(run=_not_yet(name))
+    p = sub.add_parser(
+        "certify", help="run the suites against a target and write the certification report",
+        description="Run the suites, write <out>/<run-id>/ (report.html, report.json, junit.xml, allure-results/, "
+        "evidence/, a signed package when ready) and point <out>/latest at it. Exit 0 only when the verdict is "
+        "ready for go-live, the leak audit is clean and the package is signed; 1 otherwise; 2 on a usage error.")
+    p.add_argument("--api", default="all", choices=["betterpayment", "bettercharge", "all"],
+                   help="which API to certify (default: all)")
+    p.add_argument("--target", choices=["simulator", "sandbox"], default=None,
+                   help="where to send requests (default: PAYCERT_TARGET, else simulator)")
+    p.add_argument("--env-file", type=Path, default=None, metavar="F",
+                   help="a .env file with the settings (default: ./.env)")
+    p.add_argument("--workers", type=int, default=4, metavar="N",
+                   help="pytest-xdist worker processes (default 4; 0 runs in one process)")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                   help="output directory (default ./reports)")
+    p.add_argument("--waivers", type=Path, default=None, metavar="FILE",
+                   help="YAML waiver register: requirement, owner, reason, expiry per entry")
+    p.add_argument("--allow-production", action="store_true", help="allow production hosts (refused by default)")
+    p.add_argument("--suites", type=Path, default=None, metavar="DIR",
+                   help="run these suites instead of the shipped ones (default: PAYCERT_SUITES_DIR, else the "
+                   "installed suites)")
+    p.set_defaults(run=_cmd_certify)
+
+    p = sub.add_parser("report", help="print the summary of a written report")
+    p.add_argument("run_ref", metavar="RUN", help="a run directory, its report.json, a run id under --out, or 'latest'")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                   help="where run ids are looked up (default ./reports)")
+    p.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser("verify", help="verify a signed certification package (exit 0 valid, 1 not)")
+    p.add_argument("package", type=Path, metavar="PACKAGE", help="the package zip")
+    p.add_argument("--public-key", type=Path, default=None, metavar="PEM",
+                   help="require the signature to be made by this key (e.g. <out>/.signing-key.pub.pem)")
+    p.add_argument("--allow-expired", action="store_true", help="accept a package whose certificate has expired")
+    p.set_defaults(run=_cmd_verify)
+
+    p = sub.add_parser("diff", help="compare two runs' report.json (exit 0 identical, 1 different)")
+    p.add_argument("a", metavar="A", help="the earlier run: a run directory, a report.json, a run id or 'latest'")
+    p.add_argument("b", metavar="B", help="the later run")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                   help="where run ids are looked up (default ./reports)")
+    p.set_defaults(run=_cmd_diff)
     return parser
 
 
@@ -129,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (UsageFailure, ConfigError, CatalogError) as exc:
-        err.print(f"paycert: {exc}", markup=False)
+        err.print(f"paycert: {exc}", markup=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

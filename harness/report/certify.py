@@ -1,0 +1,370 @@
+"""`paycert certify`: run the suites, judge, report, audit, sign.
+
+    1. check everything that can be wrong before the long part: settings, waivers, signing key, suites
+    2. run pytest (pytest-xdist, the paycert plugin, JUnit, Allure, HAR evidence) in a child process, with a
+       progress bar fed by harness.report.run_plugin's event file; the child's output goes to logs/pytest.log
+    3. build report.json and report.html from the catalog, the results and the evidence
+    4. leak-audit every file of the run; a finding makes the run fail and is written into the report
+    5. when the verdict is ready: build the signed package (and audit it)
+    6. point <out>/latest at the run and print the summary
+
+Why a child process: the suites import the clients, start simulators and install an evidence recorder; none
+of that should live in the process that judges them, and an interrupted run still leaves a readable report.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Final
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.catalog import Requirement, all_requirements, bettercharge
+from harness.config import APIS, Settings, load_settings, read_environment
+from harness.report import leak_audit, metadata
+from harness.report.console import print_summary, say
+from harness.report.errors import ReportError
+from harness.report.evidence_view import EvidenceReader
+from harness.report.html import render_html
+from harness.report.model import LeakSection, RunInfo, build_report, dump_report
+from harness.report.package import build_package
+from harness.report.results import TestRecord, load_results
+from harness.report.runs import update_latest
+from harness.report.signing import Signer, load_signer
+from harness.report.waivers import WaiverFile, load_waivers
+
+SUITES_ENV: Final = "PAYCERT_SUITES_DIR"
+_REPORT_FILES: Final = ("report.json", "report.html")
+
+
+@dataclass(frozen=True)
+class CertifyOptions:
+    apis: tuple[str, ...] = APIS
+    target: str | None = None
+    env_file: Path | None = None
+    workers: int = 4
+    out_dir: Path = Path("reports")
+    waivers: Path | None = None
+    allow_production: bool = False
+    suites_dir: Path | None = None
+    pytest_args: tuple[str, ...] = ()
+
+
+@dataclass
+class CertifyResult:
+    exit_code: int
+    run_dir: Path
+    report: dict[str, Any]
+    audit: leak_audit.AuditResult
+    package: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_apis(value: str) -> tuple[str, ...]:
+    """--api betterpayment|bettercharge|all."""
+    if value == "all":
+        return APIS
+    if value not in APIS:
+        raise ReportError(f"--api: must be one of {', '.join(APIS)} or all, got {value!r}")
+    return (value,)
+
+
+@dataclass
+class _PytestRun:
+    exit_code: int | None
+    collected: int | None
+    collection_errors: list[dict[str, str]]
+
+
+class _ProgressReader:
+    """Follows the run plugin's JSON-lines event file (complete lines only)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.total: int | None = None
+        self.done = 0
+        self.counts: dict[str, int] = {}
+        self.collection_errors: dict[str, str] = {}
+        self.exitstatus: int | None = None
+
+    def poll(self) -> bool:
+        """Read new events; True when something changed."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return False
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return False
+        self.offset += end + 1
+        for line in chunk[: end + 1].splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            kind = event.get("event")
+            if kind == "collected":
+                self.total = int(event.get("total", 0))
+            elif kind == "test":
+                self.done += 1
+                outcome = str(event.get("outcome", "passed"))
+                self.counts[outcome] = self.counts.get(outcome, 0) + 1
+            elif kind == "collect_error":
+                self.collection_errors.setdefault(str(event.get("nodeid")), str(event.get("message", "")))
+            elif kind == "finished":
+                self.exitstatus = int(event.get("exitstatus", -1))
+        return True
+
+    def describe(self) -> str:
+        parts = [f"{n} {k}" for k, n in sorted(self.counts.items())]
+        if self.collection_errors:
+            parts.append(f"{len(self.collection_errors)} collection errors")
+        return ", ".join(parts) or "starting"
+
+
+def _plugin_args() -> list[str]:
+    """Load harness.plugin explicitly only when its pytest11 entry point is not installed."""
+    installed = any(ep.value.split(":")[0] == "harness.plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "harness.plugin"]
+
+
+def pytest_command(options: CertifyOptions, settings: Settings, suites: Path, run_dir: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", str(suites), *_plugin_args(), "-p", "harness.report.run_plugin",
+           "-p", "no:cacheprovider", "-q", "--color=no", "--tb=short",
+           "--paycert-target", settings.target,
+           "--paycert-results", str(run_dir / "results.json"),
+           "--paycert-evidence", str(run_dir / "evidence"),
+           "--junitxml", str(run_dir / "junit.xml"),
+           "--alluredir", str(run_dir / "allure-results"),
+           "--paycert-apis", ",".join(options.apis),
+           "--paycert-progress", str(run_dir / "logs" / "progress.jsonl")]
+    if importlib.util.find_spec("xdist") is not None:
+        cmd += ["-n", str(options.workers)]
+    if options.env_file is not None:
+        cmd += ["--paycert-env-file", str(options.env_file)]
+    if options.allow_production:
+        cmd += ["--paycert-allow-production"]
+    return cmd + list(options.pytest_args)
+
+
+def _run_pytest(cmd: Sequence[str], run_dir: Path, console: Console) -> _PytestRun:
+    logs = run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    reader = _ProgressReader(logs / "progress.jsonl")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    log_path = logs / "pytest.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            _follow(proc, reader, console)
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(timeout=30)
+            raise
+    reader.poll()
+    if proc.returncode not in (0, 1, 5):
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
+        say(console, f"pytest ended with exit code {proc.returncode}; last lines of {log_path}:")
+        for line in tail:
+            say(console, f"  {line}")
+    errors = [{"nodeid": n, "message": m} for n, m in reader.collection_errors.items()]
+    return _PytestRun(proc.returncode, reader.total, errors)
+
+
+def _follow(proc: subprocess.Popen[bytes], reader: _ProgressReader, console: Console) -> None:
+    if console.is_terminal:
+        columns = (TextColumn("[bold]certifying[/]"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("tests", total=None, detail="collecting")
+            while proc.poll() is None:
+                if reader.poll():
+                    progress.update(task, total=reader.total, completed=reader.done, detail=reader.describe())
+                time.sleep(0.2)
+            reader.poll()
+            progress.update(task, total=reader.total or reader.done, completed=reader.done, detail=reader.describe())
+        return
+    last = 0.0  # not a terminal (CI): a plain line every 30 s
+    while proc.poll() is None:
+        reader.poll()
+        if time.monotonic() - last >= 30:
+            last = time.monotonic()
+            say(console, f"progress: {reader.done}/{reader.total if reader.total is not None else '?'} tests "
+                         f"({reader.describe()})")
+        time.sleep(0.2)
+    reader.poll()
+    say(console, f"progress: {reader.done}/{reader.total if reader.total is not None else reader.done} tests "
+                 f"({reader.describe()})")
+
+
+def _base_urls(settings: Settings, apis: Sequence[str]) -> tuple[dict[str, str], str | None]:
+    if settings.target == "sandbox":
+        return {api: metadata.public_url(getattr(settings, api).base_url) for api in apis}, None
+    if settings.simulator_url:
+        return {api: metadata.public_url(settings.simulator_url) for api in apis}, "external"
+    return {}, "embedded"
+
+
+def _write_reports(run_dir: Path, report: dict[str, Any]) -> None:
+    (run_dir / "report.json").write_text(dump_report(report), encoding="utf-8")
+    (run_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+
+
+@dataclass
+class _Inputs:
+    settings: Settings
+    environ: dict[str, str]
+    requirements: list[Requirement]
+    waivers: WaiverFile | None
+    signer: Signer
+    suites: Path
+
+
+def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Inputs:
+    """Every check that can fail fast, before a long run: ConfigError/ReportError with one line."""
+    if options.workers < 0:
+        raise ReportError(f"--workers: must be 0 or more, got {options.workers}")
+    for api in options.apis:
+        if api not in APIS:
+            raise ReportError(f"--api: unknown API {api!r}")
+    environ = read_environment(options.env_file)
+    if settings is None:
+        settings = load_settings(options.env_file, target=options.target, allow_production=options.allow_production,
+                                 apis=options.apis)
+    catalog = all_requirements()
+    waivers = load_waivers(options.waivers, [r.id for r in catalog]) if options.waivers else None
+    suites = options.suites_dir or _default_suites(environ)
+    if not suites.is_dir():
+        raise ReportError(f"suites directory not found: {suites}")
+    try:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"--out: cannot create {options.out_dir}: {exc}") from None
+    signer = load_signer(environ, options.out_dir)
+    return _Inputs(settings, environ, [r for r in catalog if r.api in options.apis], waivers, signer, suites)
+
+
+def _default_suites(environ: Mapping[str, str]) -> Path:
+    from harness.paths import suites_dir
+
+    override = environ.get(SUITES_ENV, "").strip()
+    return Path(override) if override else suites_dir()
+
+
+def certify(options: CertifyOptions, console: Console, *, settings: Settings | None = None) -> CertifyResult:
+    """The whole certification run; returns the exit code (0 only when ready, audited clean and signed)."""
+    inputs = prepare(options, settings)
+    started = metadata.utc_now()
+    run_id = metadata.new_run_id(started)
+    run_dir = options.out_dir / run_id
+    run_dir.mkdir(parents=True)
+    say(console, f"paycert certify: run {run_id} · target {inputs.settings.target} · {', '.join(options.apis)} "
+                 f"· {len(inputs.requirements)} requirements · output {run_dir}")
+    cmd = pytest_command(options, inputs.settings, inputs.suites, run_dir)
+    pytest_run = _run_pytest(cmd, run_dir, console)
+    finished = metadata.utc_now()
+
+    problems: list[str] = []
+    records: list[TestRecord] = []
+    try:
+        records = load_results(run_dir / "results.json")
+    except ReportError as exc:
+        problems.append(f"no usable test results ({exc})")
+    base_urls, simulator = _base_urls(inputs.settings, options.apis)
+    info = RunInfo(
+        run_id=run_id, target=inputs.settings.target, apis=tuple(options.apis), started=started, finished=finished,
+        operator=metadata.operator(inputs.environ), base_urls=base_urls, simulator=simulator,
+        catalog=metadata.catalog_hashes(), openapi=metadata.openapi_hashes(options.apis),
+        suites=metadata.tree_digest(inputs.suites),
+        waiver_file=({"path": str(inputs.waivers.path), "sha256": metadata.file_sha256(inputs.waivers.path)}
+                     if inputs.waivers else None),
+        pytest_exit_code=pytest_run.exit_code, workers=options.workers, collected=pytest_run.collected,
+        collection_errors=pytest_run.collection_errors, problems=tuple(problems),
+    )
+    secrets = [*inputs.settings.secrets, *inputs.signer.secret_forms()]
+    pans = [c.pan for c in bettercharge().cards]
+    result = judge_and_write(run_dir, info, inputs.requirements, records,
+                             inputs.waivers.waivers if inputs.waivers else (), secrets, pans)
+    if result.report["verdict"]["ready"]:
+        package = build_package(run_dir, result.report, inputs.signer)
+        window = leak_audit.TimeWindow.around(started, finished)
+        package_audit = leak_audit.audit_paths(run_dir, [package], secrets=secrets, known_pans=pans, window=window)
+        if package_audit.clean:
+            result.package = package
+        else:
+            package.unlink()
+            result.audit = leak_audit.AuditResult(result.audit.files_scanned + package_audit.files_scanned,
+                                                  result.audit.findings + package_audit.findings)
+            leak_audit.write_audit(run_dir / "leak-audit.json", result.audit)
+            result.problems.append("the package failed the leak audit and was deleted")
+    update_latest(options.out_dir, run_id)
+
+    print_summary(console, result.report, location=str(run_dir))
+    for problem in result.problems:
+        say(console, f"problem: {problem}")
+    if not result.audit.clean:
+        say(console, f"LEAK AUDIT FAILED: {len(result.audit.findings)} finding(s), see {run_dir / 'leak-audit.json'}")
+        for finding in result.audit.findings[:20]:
+            say(console, f"  {finding.describe()}")
+    if result.package:
+        say(console, f"signed package: {result.package} (key {inputs.signer.fingerprint}, {inputs.signer.source})")
+    else:
+        say(console, "no certification package: the verdict is not ready")
+    result.exit_code = 0 if result.package is not None and result.audit.clean else 1
+    return result
+
+
+def judge_and_write(
+    run_dir: Path,
+    info: RunInfo,
+    requirements: Sequence[Requirement],
+    records: Sequence[TestRecord],
+    waivers: Sequence[Any],
+    secrets: Sequence[str],
+    known_pans: Sequence[str],
+) -> CertifyResult:
+    """Build and write the report, leak-audit the run directory, and write the audit's result into the report.
+
+    The report is first written claiming a clean audit over the files present; when the audit agrees, that is
+    the final report. Otherwise it is rewritten with the findings (verdict not ready) and report.json and
+    report.html are audited once more, so leak-audit.json holds final positions for every file.
+    """
+    evidence = EvidenceReader(run_dir / "evidence", secrets=secrets, known_pans=known_pans)
+    window = leak_audit.TimeWindow.around(info.started, info.finished)
+
+    def build(leak: LeakSection) -> dict[str, Any]:
+        return build_report(info=info, requirements=requirements, records=records, waivers=waivers,
+                            evidence=evidence, leak=leak, secrets=secrets, known_pans=known_pans)
+
+    _write_reports(run_dir, build(LeakSection("clean", 0, (), leak_audit.RULES)))
+    scanned = sum(1 for p in run_dir.rglob("*") if p.is_file()) + 1  # + leak-audit.json, written below
+    report = build(LeakSection("clean", scanned, (), leak_audit.RULES))
+    _write_reports(run_dir, report)
+    audit = leak_audit.audit_paths(run_dir, secrets=secrets, known_pans=known_pans, window=window)
+    if not audit.clean:
+        report = build(LeakSection("leaks_found", audit.files_scanned, tuple(f.to_json() for f in audit.findings),
+                                   leak_audit.RULES))
+        _write_reports(run_dir, report)
+        again = leak_audit.audit_paths(run_dir, [run_dir / n for n in _REPORT_FILES], secrets=secrets,
+                                       known_pans=known_pans, window=window)
+        others = tuple(f for f in audit.findings if f.file not in _REPORT_FILES)
+        audit = leak_audit.AuditResult(audit.files_scanned, others + again.findings)
+    leak_audit.write_audit(run_dir / "leak-audit.json", audit)
+    tail = leak_audit.audit_paths(run_dir, [run_dir / "leak-audit.json"], secrets=secrets, known_pans=known_pans,
+                                  window=window)
+    # leak-audit.json holds masked values only, but the audit covers every artefact, itself included
+    audit = leak_audit.AuditResult(audit.files_scanned + tail.files_scanned, audit.findings + tail.findings)
+    return CertifyResult(exit_code=1, run_dir=run_dir, report=report, audit=audit)

@@ -1,0 +1,97 @@
+"""Terminal views of a report and of a diff (rich tables), shared by certify, report and diff."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.report.diff import ReportDiff
+
+_SHOW: Final = 15  # list at most this many ids per group; the report has them all
+
+
+def say(console: Console, text: str) -> None:
+    """One plain line: no markup, no highlighting, never wrapped (CI logs are grepped by line)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(ids[:_SHOW])
+    return shown + (f" … and {len(ids) - _SHOW} more" if len(ids) > _SHOW else "")
+
+
+def coverage_table(report: dict[str, Any]) -> Table:
+    """One row per API (bold, its totals) followed by its areas; narrow enough for an 80-column CI log."""
+    table = Table(title="coverage per API and area", title_justify="left", pad_edge=False)
+    table.add_column("API / area", overflow="fold")
+    for name in ("tested", "passed", "fail", "infra", "skip", "n/v", "waived", "untested"):
+        table.add_column(name, justify="right", no_wrap=True)
+    cov = report["coverage"]
+
+    def add(label: str, c: dict[str, int], style: str | None = None) -> None:
+        bad = c["failed"] + c["infrastructure"] + c["untested"]
+        colour = "green" if c["passed"] == c["total"] else ("red" if bad else "yellow")
+        table.add_row(label, f"{c['tested']}/{c['total']}", Text(f"{c['passed']}/{c['total']}", style=colour),
+                      str(c["failed"]), str(c["infrastructure"]), str(c["skipped"]), str(c["not_verifiable"]),
+                      str(c["waived"]), str(c["untested"]), style=style)
+
+    for api in cov["apis"]:
+        add(api["api"], api, style="bold")
+        for area in cov["areas"]:
+            if area["api"] == api["api"]:
+                add(f"  {area['label']}", area)
+    return table
+
+
+def print_summary(console: Console, report: dict[str, Any], *, location: str | None = None) -> None:
+    """Verdict, coverage, what blocks and what warns: what a person needs after a run."""
+    run, verdict = report["run"], report["verdict"]
+    console.print(coverage_table(report))
+    lines: list[tuple[str, list[str], str]] = [
+        ("contract failures", verdict["contract_failures"], "red"),
+        ("infrastructure failures (rerun may help)", verdict["infrastructure_failures"], "magenta"),
+        ("untested (no test names them)", verdict["untested"], "red"),
+        ("other blocking", [i for i in verdict["blocking"] if i not in {*verdict["contract_failures"],
+                                                                       *verdict["infrastructure_failures"],
+                                                                       *verdict["untested"]}], "red"),
+        ("failed suite tests naming no requirement", verdict["unmapped_failures"], "red"),
+        ("advisory warnings", verdict["warnings"], "yellow"),
+        ("not verifiable on this target", verdict["not_verifiable"], "cyan"),
+        ("waived", verdict["waived"], "blue"),
+        ("waivers no longer needed", verdict["stale_waivers"], "yellow"),
+        ("expired waivers (ignored)", verdict["expired_waivers"], "yellow"),
+    ]
+    for label, ids, style in lines:
+        if ids:
+            console.print(Text.assemble((f"{label} ({len(ids)}): ", style), _ids(ids)))
+    audit = report["leak_audit"]
+    if audit["status"] == "leaks_found":
+        console.print(Text(f"leak audit: {len(audit['findings'])} finding(s)", style="bold red"))
+        for f in audit["findings"][:_SHOW]:
+            say(console, f"  {f['file']}:{f['line']}:{f['column']} (byte {f['offset']}): {f['kind']} {f['masked']}")
+    elif audit["status"] == "clean":
+        say(console, f"leak audit: clean ({audit['files_scanned']} files scanned)")
+    say(console, f"run {run['run_id']} · target {run['target']} · {', '.join(run['apis'])} · operator "
+                 f"{run['operator']} · {run['finished_at']}" + (f" · {location}" if location else ""))
+    style = "bold green" if verdict["ready"] else "bold red"
+    console.print(Text(verdict["summary"], style=style), soft_wrap=True)
+
+
+def print_diff(console: Console, diff: ReportDiff) -> None:
+    if diff.identical:
+        say(console, f"no behavioural difference between {diff.a_run} and {diff.b_run} "
+                     f"(verdicts: {diff.a_verdict} / {diff.b_verdict})")
+        return
+    table = Table(title=f"{diff.a_run} → {diff.b_run}", title_justify="left")
+    for name in ("requirement", "change", "before", "after", "title"):
+        table.add_column(name, overflow="fold")
+    colour = {"changed": "yellow", "appeared": "green", "disappeared": "red"}
+    for c in diff.changes:
+        table.add_row(c.requirement, Text(c.change, style=colour[c.change]), c.before or "—", c.after or "—",
+                      c.title)
+    console.print(table)
+    say(console, f"{diff.count('changed')} changed, {diff.count('appeared')} appeared, "
+                 f"{diff.count('disappeared')} disappeared; verdict {diff.a_verdict} → {diff.b_verdict}")

@@ -1,0 +1,105 @@
+"""The HAR evidence of a run, read back per test for the report.
+
+The recorder (harness.evidence) writes one HAR file per test case and an index.json naming them. The report
+shows each exchange (method, URL, status, headers, bodies) under the test that made it. Text copied into the
+report is redacted once more: the recorder already masks at capture, and redacting again costs nothing and
+keeps a recorder bug from reaching the report (the leak audit still flags the raw HAR file).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from harness.evidence import INDEX_FILENAME, case_filename
+from harness.redaction import redact_text
+
+#: Bodies longer than this are cut in the report (the HAR file keeps what the recorder kept).
+MAX_BODY_CHARS: Final = 64 * 1024
+
+
+class EvidenceReader:
+    """Exchanges per case from an evidence directory; unreadable files are noted, never fatal."""
+
+    def __init__(self, directory: Path | None, *, secrets: Iterable[str] = (), known_pans: Iterable[str] = ()) -> None:
+        self.directory = directory
+        self.secrets = tuple(secrets)
+        self.known_pans = tuple(known_pans)
+        self.problems: list[str] = []
+        self._files = self._index()
+
+    def _index(self) -> dict[str, str]:
+        if self.directory is None or not self.directory.is_dir():
+            return {}
+        index = self.directory / INDEX_FILENAME
+        if index.is_file():
+            try:
+                rows = json.loads(index.read_text(encoding="utf-8"))["cases"]
+                return {str(row["case"]): str(row["file"]) for row in rows}
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self.problems.append(f"evidence index unreadable ({type(exc).__name__}); using file names")
+        return {}
+
+    def _redact(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = redact_text(value, self.secrets, known_pans=self.known_pans)
+        if len(text) > MAX_BODY_CHARS:
+            text = text[:MAX_BODY_CHARS] + f"\n... [cut by the report, {len(text)} characters in all]"
+        return text
+
+    def _headers(self, rows: Any) -> list[dict[str, str]]:
+        if not isinstance(rows, list):
+            return []
+        return [{"name": str(h.get("name", "")), "value": self._redact(str(h.get("value", ""))) or ""}
+                for h in rows if isinstance(h, dict)]
+
+    def file_for(self, case: str) -> str | None:
+        """The HAR file name of a case, if the run wrote one."""
+        if self.directory is None:
+            return None
+        name = self._files.get(case) or case_filename(case)
+        return name if (self.directory / name).is_file() else None
+
+    def exchanges(self, case: str) -> list[dict[str, Any]]:
+        """The case's exchanges in the report's shape (empty when the test made no HTTP call)."""
+        name = self.file_for(case)
+        if name is None or self.directory is None:
+            return []
+        try:
+            entries = json.loads((self.directory / name).read_text(encoding="utf-8"))["log"]["entries"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.problems.append(f"evidence file {name} unreadable ({type(exc).__name__})")
+            return []
+        return [self._exchange(e) for e in entries if isinstance(e, dict)]
+
+    def _exchange(self, entry: dict[str, Any]) -> dict[str, Any]:
+        request = entry.get("request") or {}
+        response = entry.get("response") or {}
+        post = request.get("postData") or {}
+        content = response.get("content") or {}
+        status = response.get("status")
+        attempt = entry.get("_attempt")
+        return {
+            "started": str(entry.get("startedDateTime", "")),
+            "time_ms": round(float(entry.get("time") or 0), 3),
+            "operation": entry.get("_operation") if isinstance(entry.get("_operation"), str) else None,
+            "attempt": attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
+            "error": self._redact(entry["_error"]) if isinstance(entry.get("_error"), str) else None,
+            "request": {
+                "method": str(request.get("method", "")),
+                "url": self._redact(str(request.get("url", ""))) or "",
+                "headers": self._headers(request.get("headers")),
+                "body": self._redact(post.get("text")) if isinstance(post.get("text"), str) else None,
+                "mime": str(post.get("mimeType", "")),
+            },
+            "response": {
+                "status": status if isinstance(status, int) and not isinstance(status, bool) else 0,
+                "status_text": str(response.get("statusText", "")),
+                "headers": self._headers(response.get("headers")),
+                "body": self._redact(content.get("text")) if isinstance(content.get("text"), str) else None,
+                "mime": str(content.get("mimeType", "")),
+            },
+        }

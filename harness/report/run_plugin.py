@@ -1,0 +1,200 @@
+"""A pytest plugin `paycert certify` loads into its pytest run (``-p harness.report.run_plugin``).
+
+Why a second plugin beside harness.plugin: these are concerns of a certification *run*, not of the suites:
+
+- ``--paycert-apis``: keep only tests that prove a requirement of the selected APIs (a requirement's API comes
+  from the catalog, so the suites' directory layout does not matter);
+- ``--paycert-progress FILE``: the controller appends one JSON line per event (collected, test finished,
+  collection error, finished) for the parent's progress bar; worker processes write nothing;
+- failure text is redacted where it is made: an assertion that shows a card number (pytest prints the values
+  it compares) or a configured secret is masked in the exception before the report, JUnit, Allure, the results
+  file and the terminal log are written from it;
+- Allure: each parametrized case gets its own history id (the pytest case id) instead of allure-pytest's
+  default md5 of the parameter values, which merges cases whose values print alike (allure-python #778, #864)
+  and changes from run to run for objects printed with their address; parameter values are shown masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Generator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.redaction import redact_text
+
+_HISTORY_PARAM = "pytest case id"
+
+
+@cache
+def _known_pans() -> tuple[str, ...]:
+    from harness.catalog import bettercharge
+
+    return tuple(c.pan for c in bettercharge().cards)
+
+
+def _secrets(config: pytest.Config) -> tuple[str, ...]:
+    cached = getattr(config, "_paycert_run_secrets", None)
+    if cached is None:
+        try:
+            from harness.config import load_settings
+
+            cached = load_settings(config.getoption("--paycert-env-file", None),
+                                   target=config.getoption("--paycert-target", None),
+                                   allow_production=bool(config.getoption("--paycert-allow-production", False))).secrets
+        except Exception:  # the paycert plugin reports configuration errors itself; redact what we can
+            cached = ()
+        config._paycert_run_secrets = cached  # type: ignore[attr-defined]
+    return tuple(cached)
+
+
+def _redact(config: pytest.Config, text: str) -> str:
+    return redact_text(text, _secrets(config), known_pans=_known_pans())
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("paycert certify")
+    group.addoption("--paycert-apis", default=None,
+                    help="comma-separated APIs; deselect tests whose requirements are all of other APIs")
+    group.addoption("--paycert-progress", type=Path, default=None,
+                    help="append progress events (JSON lines) to this file")
+
+
+# ------------------------------------------------------------------ selection
+
+
+def _requirement_ids(item: pytest.Item) -> list[str]:
+    return [str(a) for mark in item.iter_markers("requirement") for a in mark.args]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    option = config.getoption("--paycert-apis")
+    if not option:
+        return
+    from harness.catalog import all_requirements
+
+    wanted = {a.strip() for a in option.split(",") if a.strip()}
+    api_of = {r.id: r.api for r in all_requirements()}
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        apis = {api_of.get(i) for i in _requirement_ids(item)}
+        (keep if not apis or apis & wanted else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+# ------------------------------------------------------------------ progress
+
+
+class _Progress:
+    """Controller-side event log; one line per event, flushed at once so the parent sees it live."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.outcomes: dict[str, str] = {}
+        self.total_sent = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+
+    def emit(self, **event: Any) -> None:
+        with self.lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event) + "\n")
+
+    def collected(self, count: int) -> None:
+        if not self.total_sent:
+            self.total_sent = True
+            self.emit(event="collected", total=count)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected(len(session.items))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.collected(len(ids))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.emit(event="collect_error", nodeid=report.nodeid or "(session)",
+                      message=str(report.longreprtext)[-2000:])
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        previous = self.outcomes.get(report.nodeid, "passed")
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed"
+        elif report.skipped and previous == "passed":
+            self.outcomes[report.nodeid] = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+        else:
+            self.outcomes.setdefault(report.nodeid, "passed")
+        if report.when == "teardown":
+            self.emit(event="test", nodeid=report.nodeid, outcome=self.outcomes[report.nodeid])
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.emit(event="finished", exitstatus=int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--paycert-progress")
+    if path is not None and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Progress(path), "paycert-progress")
+
+
+# ------------------------------------------------------------------ redaction at the source
+
+
+def _redact_exception(config: pytest.Config, exc: BaseException | None, depth: int = 0) -> None:
+    """Mask card numbers and secrets in an exception's string arguments (and its chain), in place."""
+    if exc is None or depth > 5:
+        return
+    with contextlib.suppress(AttributeError, TypeError):
+        exc.args = tuple(_redact(config, a) if isinstance(a, str) else a for a in exc.args)
+    _redact_exception(config, exc.__cause__ or exc.__context__, depth + 1)
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Innermost wrapper: redact before the report exists, and its text right after, before anyone reads it."""
+    if call.excinfo is not None:
+        _redact_exception(item.config, call.excinfo.value)
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    config = item.config
+    if report.sections:
+        report.sections = [(name, _redact(config, text)) for name, text in report.sections]
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, _redact(config, str(reason)))
+    elif report.longrepr is not None:
+        text = report.longreprtext
+        masked = _redact(config, text)
+        if masked != text:
+            report.longrepr = masked
+
+
+# ------------------------------------------------------------------ Allure history ids
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Give each parametrized case its own stable Allure history id, and show parameter values masked."""
+    if not item.config.pluginmanager.has_plugin("allure_listener"):
+        return
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return
+    import allure
+    from allure_commons.utils import represent
+
+    for name, value in callspec.params.items():
+        shown = represent(value)
+        masked = _redact(item.config, shown)
+        allure.dynamic.parameter(name, value if masked == shown else masked, excluded=True)
+    allure.dynamic.parameter(_HISTORY_PARAM, _redact(item.config, callspec.id))

@@ -1,0 +1,278 @@
+"""`paycert certify` end to end: a real child pytest (with pytest-xdist, the paycert plugin, JUnit, Allure and
+HAR evidence) runs a tiny fake suite written into tmp_path, then the report, the leak audit, the verdict and the
+signed package follow.
+
+The fake suite has one test per BetterCharge requirement; what fails, what is blocked by infrastructure, what is
+left out and what leaks is set per test through PAYCERT_FAKE_SUITE (JSON). Settings are fixed test settings with
+made-up secrets, so the leak audit can look for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_report_support import BC_API_KEY, bc_requirements, fake_suite, sim_settings
+
+from harness.catalog import bettercharge
+from harness.cli import main
+from harness.config import Settings
+from harness.paths import fixtures_dir
+from harness.report import certify as certify_module
+from harness.report.certify import CertifyOptions, _ProgressReader, pytest_command
+from harness.report.metadata import file_sha256, parse_iso
+from harness.report.model import load_report
+from harness.report.signing import KEY_FILENAME
+
+N_BC = len(bc_requirements())
+N_SIM_ONLY = sum(r.simulator_only for r in bc_requirements())
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("PAYCERT_SIGNING_KEY", "PAYCERT_SUITES_DIR", "PAYCERT_TARGET", "PAYCERT_FAKE_SUITE",
+                 "PAYCERT_SIMULATOR_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYCERT_OPERATOR", "qa-bot")
+    # The fake suite needs no schemathesis; not importing it (and hypothesis) saves seconds per child pytest.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis")
+
+    def settings(*_: object, target: str | None = None, **__: object) -> Settings:
+        return sim_settings(target or "simulator")
+
+    monkeypatch.setattr(certify_module, "load_settings", settings)
+    fake_suite(tmp_path, with_unmapped=True)
+    return tmp_path
+
+
+def certify(workspace: Path, monkeypatch: pytest.MonkeyPatch, *args: str, behaviour: dict | None = None,
+            workers: str = "0") -> int:
+    monkeypatch.setenv("PAYCERT_FAKE_SUITE", json.dumps(behaviour or {}))
+    return main(["certify", "--api", "bettercharge", "--suites", str(workspace / "suite"), "--out",
+                 str(workspace / "out"), "--workers", workers, *args])
+
+
+def latest(workspace: Path) -> Path:
+    return (workspace / "out" / "latest").resolve()
+
+
+def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert certify(workspace, monkeypatch, workers="2") == 0
+    out = capsys.readouterr().out
+    run = latest(workspace)
+    assert run.parent == workspace / "out" and run.name.count("-") == 1
+
+    report = load_report(run / "report.json")  # validates against the schema
+    v = report["verdict"]
+    assert v["ready"] and v["blocking"] == []
+    assert [t.split("/")[-1] for t in v["unmapped_tests"]] == ["test_fake_suite.py::test_without_requirement"]
+    assert report["coverage"]["total"]["passed"] == N_BC
+    cards = next(a for a in report["coverage"]["areas"] if a["kind"] == "card")
+    errors = next(a for a in report["coverage"]["areas"] if a["kind"] == "error")
+    assert (cards["passed"], cards["total"], errors["passed"], errors["total"]) == (27, 27, 28, 28)
+    assert "27/27" in out and "28/28" in out and f"progress: {N_BC + 1}/{N_BC + 1} tests" in out
+    assert "READY for go-live" in out and "signed package:" in out
+
+    meta = report["run"]
+    assert (meta["target"], meta["simulator"], meta["operator"], meta["apis"]) == (
+        "simulator", "embedded", "qa-bot", ["bettercharge"])
+    assert meta["pytest"] == {"exit_code": 0, "workers": 2, "collected": N_BC + 1, "collection_errors": []}
+    catalog = {c["file"]: c["sha256"] for c in meta["catalog"]}
+    assert catalog["catalog/bettercharge.yaml"] == file_sha256(fixtures_dir() / "catalog" / "bettercharge.yaml")
+    assert meta["openapi"][0]["api"] == "bettercharge" and meta["openapi"][0]["sha256"]
+    expiry = parse_iso(meta["certificate_expires_at"]) - parse_iso(meta["finished_at"])
+    assert expiry == dt.timedelta(days=90)
+    assert meta["suites"]["files"] == 2
+
+    # JUnit, Allure (one history id per parametrized case), HAR evidence, logs, audit
+    cases = ET.parse(run / "junit.xml").getroot().iter("testcase")
+    assert sum(1 for _ in cases) == N_BC + 1
+    results = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
+    assert len(results) == N_BC + 1
+    history = [r["historyId"] for r in results]
+    assert len(set(history)) == len(history)
+    hars = list((run / "evidence").glob("*.har"))
+    assert len(hars) == 27 and (run / "evidence" / "index.json").is_file()
+    assert (run / "logs" / "pytest.log").is_file() and (run / "logs" / "progress.jsonl").is_file()
+    assert json.loads((run / "leak-audit.json").read_text())["clean"] is True
+    assert report["leak_audit"]["status"] == "clean"
+    blob = "".join(p.read_text(errors="replace") for p in run.rglob("*") if p.is_file() and p.suffix != ".zip")
+    assert bettercharge().cards[0].pan not in blob and BC_API_KEY not in blob
+
+    # the signed package, and the key beside the reports (never in the run)
+    (package,) = run.glob("paycert-certification-*.zip")
+    key = workspace / "out" / KEY_FILENAME
+    assert key.is_file() and not list(run.rglob(KEY_FILENAME))
+    if os.name == "posix":
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert main(["verify", str(package)]) == 0
+    assert capsys.readouterr().out.startswith("VALID")
+
+
+def test_contract_and_infrastructure_failures(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = certify(workspace, monkeypatch, behaviour={"fail": ["BC-CARD-03"], "infra": ["BC-CARD-04"]})
+    out = capsys.readouterr().out
+    assert code == 1
+    run = latest(workspace)
+    report = load_report(run / "report.json")
+    v = report["verdict"]
+    assert v["contract_failures"] == ["BC-CARD-03"] and v["infrastructure_failures"] == ["BC-CARD-04"]
+    assert [r["id"] for r in report["requirements"][:2]] == ["BC-CARD-03", "BC-CARD-04"]
+    assert "contract failures (1): BC-CARD-03" in out
+    assert "infrastructure failures (rerun may help) (1): BC-CARD-04" in out
+    assert "no certification package" in out and not list(run.glob("*.zip"))
+    failing = next(t for t in report["tests"] if t["requirements"] == ["BC-CARD-03"])
+    assert failing["classification"] == "contract" and "555555******4444" in failing["message"]
+    # the assertion printed the card number; the run plugin masked it at the source, so the audit is clean
+    assert report["leak_audit"]["status"] == "clean"
+    assert "555555******4444" in (run / "junit.xml").read_text()
+
+    # `paycert report RUN` prints the same summary from the written report
+    assert main(["report", "latest", "--out", str(workspace / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "NOT READY for go-live" in out and "contract failures (1): BC-CARD-03" in out and "test cards" in out
+    assert main(["report", str(run), "--out", str(workspace / "out")]) == 0
+    assert main(["report", "no-such-run", "--out", str(workspace / "out")]) == 2
+
+
+def test_sandbox_run_lists_not_verifiable_requirements_and_can_be_ready(workspace: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert certify(workspace, monkeypatch, "--target", "sandbox") == 0
+    out = capsys.readouterr().out
+    report = load_report(latest(workspace) / "report.json")
+    assert report["run"]["target"] == "sandbox" and report["run"]["simulator"] is None
+    assert report["run"]["base_urls"] == {"bettercharge": "https://sandbox.example.test"}
+    assert len(report["verdict"]["not_verifiable"]) == N_SIM_ONLY
+    assert report["coverage"]["total"]["passed"] == N_BC - N_SIM_ONLY
+    assert f"not verifiable on this target ({N_SIM_ONLY})" in out
+
+    # a requirement the catalog says a sandbox can verify, but the suite cannot: blocks
+    verifiable = next(r.id for r in bc_requirements("error") if not r.simulator_only)
+    assert certify(workspace, monkeypatch, "--target", "sandbox", behaviour={"simulator_only": [verifiable]}) == 1
+    report = load_report(latest(workspace) / "report.json")
+    assert report["verdict"]["blocking"] == [verifiable]
+
+
+def test_requirement_without_test_fails_the_gate(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rate = bc_requirements("rate-limit")[0].id
+    assert certify(workspace, monkeypatch, behaviour={"omit": [rate]}) == 1
+    out = capsys.readouterr().out
+    report = load_report(latest(workspace) / "report.json")
+    assert report["verdict"]["untested"] == [rate]
+    assert f"untested (no test names them) (1): {rate}" in out
+
+
+def test_waivers_applied_stale_and_expired(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    waivers = workspace / "waivers.yaml"
+    waivers.write_text(
+        f"waivers:\n"
+        f"  - {{requirement: BC-CARD-03, owner: pay-team, reason: PAY-1, expiry: {today + dt.timedelta(days=30)}}}\n"
+        f"  - {{requirement: BC-CARD-05, owner: pay-team, reason: PAY-2, expiry: {today + dt.timedelta(days=30)}}}\n"
+        f"  - {{requirement: BC-CARD-06, owner: pay-team, reason: PAY-3, expiry: {today - dt.timedelta(days=1)}}}\n")
+    assert certify(workspace, monkeypatch, "--waivers", str(waivers), behaviour={"fail": ["BC-CARD-03"]}) == 0
+    out = capsys.readouterr().out
+    report = load_report(latest(workspace) / "report.json")
+    status = {w["requirement"]: w["status"] for w in report["waivers"]}
+    assert status == {"BC-CARD-03": "applied", "BC-CARD-05": "not_needed", "BC-CARD-06": "expired"}
+    assert report["verdict"]["waived"] == ["BC-CARD-03"] and report["verdict"]["stale_waivers"] == ["BC-CARD-05"]
+    assert "waivers no longer needed (1): BC-CARD-05" in out and "expired waivers (ignored) (1): BC-CARD-06" in out
+    assert report["run"]["waiver_file"]["sha256"] == file_sha256(waivers)
+
+
+def test_leak_in_an_artefact_fails_the_run_naming_file_and_position(workspace: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert certify(workspace, monkeypatch, behaviour={"leak": ["BC-CARD-01"]}) == 1
+    out = capsys.readouterr().out
+    run = latest(workspace)
+    assert "LEAK AUDIT FAILED" in out
+    assert "evidence/planted-debug.txt:2:6 (byte 16): pan 424242******4242" in out
+    assert "evidence/planted-debug.txt:2:" in out and ": secret [REDACTED]" in out
+    report = load_report(run / "report.json")
+    assert report["leak_audit"]["status"] == "leaks_found" and not report["verdict"]["ready"]
+    assert not list(run.glob("*.zip"))
+    assert bettercharge().cards[0].pan not in out
+
+
+def test_other_api_selected_deselects_every_test(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PAYCERT_FAKE_SUITE", "{}")
+    code = main(["certify", "--api", "betterpayment", "--suites", str(workspace / "suite"), "--out",
+                 str(workspace / "out"), "--workers", "0"])
+    assert code == 1
+    report = load_report(latest(workspace) / "report.json")
+    assert report["run"]["apis"] == ["betterpayment"]
+    assert [t["nodeid"].split("/")[-1] for t in report["tests"]] == ["test_fake_suite.py::test_without_requirement"]
+    assert all(r["api"] == "betterpayment" and r["outcome"] == "untested" for r in report["requirements"])
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--env-file", "missing.env"], {}, "--env-file: no such file"),
+    (["--workers", "-1"], {}, "--workers: must be 0 or more"),
+    (["--waivers", "w.yaml"], {}, "w.yaml: entry 1: owner: Field required"),
+    (["--suites", "nowhere"], {}, "suites directory not found"),
+    ([], {"PAYCERT_SIGNING_KEY": "c2hvcnQ="}, "PAYCERT_SIGNING_KEY: base64 decodes to 5 bytes"),
+])
+def test_config_errors_are_one_line_exit_2_and_run_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str], args: list[str],
+                                                           env: dict[str, str], message: str) -> None:
+    (workspace / "w.yaml").write_text("- {requirement: BC-CARD-01, reason: r, expiry: 2030-01-01}\n")
+    for k, val in env.items():
+        monkeypatch.setenv(k, val)
+    argv = ["certify", "--out", str(workspace / "out"), *args]
+    if "--suites" not in args:
+        argv += ["--suites", str(workspace / "suite")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("paycert: ") and message in err
+    assert not (workspace / "out" / "latest").exists()
+
+
+def test_real_settings_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the test settings: a sandbox run with no credentials names the missing variable."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("PAYCERT_", "BETTERCHARGE_", "BETTERPAYMENT_")):
+            monkeypatch.delenv(name)
+    assert main(["certify", "--target", "sandbox", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "required when PAYCERT_TARGET=sandbox" in err
+
+
+def test_pytest_command_passes_every_required_option(tmp_path: Path) -> None:
+    options = CertifyOptions(apis=("bettercharge",), workers=3, env_file=Path("x.env"), allow_production=True)
+    cmd = pytest_command(options, sim_settings("sandbox"), tmp_path / "suites", tmp_path / "run")
+    joined = " ".join(cmd)
+    for part in ("-m pytest", "--paycert-target sandbox", "--paycert-env-file x.env", "--paycert-results",
+                 "--paycert-evidence", "--junitxml", "--alluredir", "-p no:cacheprovider", "-n 3",
+                 "--paycert-allow-production", "-p harness.report.run_plugin", "--paycert-apis bettercharge"):
+        assert part in joined, part
+
+
+def test_progress_reader_reads_complete_lines_only(tmp_path: Path) -> None:
+    path = tmp_path / "progress.jsonl"
+    reader = _ProgressReader(path)
+    assert not reader.poll()
+    path.write_text('{"event": "collected", "total": 3}\n{"event": "test", "nodeid": "a", "outcome": "passed"}\n'
+                    '{"event": "test", "nodeid": "b", "outc')
+    assert reader.poll() and (reader.total, reader.done) == (3, 1)
+    with path.open("a") as handle:
+        handle.write('ome": "failed"}\n{"event": "collect_error", "nodeid": "c.py", "message": "boom"}\n'
+                     '{"event": "finished", "exitstatus": 1}\n')
+    reader.poll()
+    assert (reader.done, reader.counts, reader.exitstatus) == (2, {"passed": 1, "failed": 1}, 1)
+    assert reader.collection_errors == {"c.py": "boom"}
+    assert reader.describe() == "1 failed, 1 passed, 1 collection errors"
