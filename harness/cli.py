@@ -149,6 +149,17 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def _cmd_mutate(args: argparse.Namespace) -> int:
+    from harness.mutation import MutationError, run_mutations
+
+    try:
+        result = run_mutations(args.api, workers=args.workers, suites_dir=args.suites,
+                               defects=args.defect or None, console=console)
+    except MutationError as exc:
+        raise UsageFailure(str(exc)) from None
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paycert",
@@ -191,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run these suites instead of the shipped ones (default: PAYCERT_SUITES_DIR, else the "
                    "installed suites)")
     p.set_defaults(run=_cmd_certify)
+
+    p = sub.add_parser("mutate", help="run the suites against each deliberate simulator defect; print the score")
+    p.add_argument("--api", choices=["all", "bettercharge", "betterpayment"], default="all")
+    p.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
+    p.add_argument("--suites", type=Path, default=None, help="a suites directory to judge (default: the shipped one)")
+    p.add_argument("--defect", action="append", help="only this defect (repeatable)")
+    p.set_defaults(run=_cmd_mutate)
 
     p = sub.add_parser("report", help="print the summary of a written report")
     p.add_argument("run_ref", metavar="RUN", help="a run directory, its report.json, a run id under --out, or 'latest'")
