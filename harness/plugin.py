@@ -188,6 +188,15 @@ def paycert_target(paycert_settings: Settings) -> Iterator[Target]:
         running.stop()
 
 
+@pytest.fixture(scope="session")
+def _paycert_control_http(paycert_target: Target) -> Iterator[Any]:
+    """One connection for the per-test resets: a new httpx client per test costs a CA-store load each time."""
+    import httpx
+
+    with httpx.Client(base_url=paycert_target.simulator_url or "http://127.0.0.1", timeout=10) as http:
+        yield http
+
+
 @pytest.fixture(autouse=True)
 def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
     """Embedded simulator: reset before each test (pytest-httpserver style: start once, reset often).
@@ -197,12 +206,9 @@ def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
     if "paycert_target" in request.fixturenames:
         target: Target = request.getfixturevalue("paycert_target")
         if target.embedded:
-            import httpx
-
-            httpx.post(f"{target.simulator_url}/_simulator/reset", timeout=10).raise_for_status()
-    if (request.node.get_closest_marker("simulator_only") and "paycert_target" in request.fixturenames
-            and not request.getfixturevalue("paycert_target").is_simulator):
-        pytest.skip(NOT_VERIFIABLE)
+            request.getfixturevalue("_paycert_control_http").post("/_simulator/reset").raise_for_status()
+        if request.node.get_closest_marker("simulator_only") and not target.is_simulator:
+            pytest.skip(NOT_VERIFIABLE)
     yield
 
 
@@ -242,9 +248,12 @@ def simulator_control(paycert_target: Target) -> Iterator[Any]:
     control.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bettercharge_client(paycert_target: Target) -> Iterator[Any]:
-    """A BetterCharge client for the target; against a sandbox it shares the run's request budget."""
+    """A BetterCharge client for the target; against a sandbox it shares the run's request budget.
+
+    Session-scoped: clients hold no per-test state (evidence follows the current case, not the client).
+    """
     from harness.clients.bettercharge import BetterChargeClient, rate_limit_budget
 
     s = paycert_target.settings.bettercharge
@@ -254,7 +263,7 @@ def bettercharge_client(paycert_target: Target) -> Iterator[Any]:
     client.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def betterpayment_client(paycert_target: Target) -> Iterator[Any]:
     from harness.clients.betterpayment import BetterPaymentClient
 

@@ -1,0 +1,185 @@
+"""The BetterCharge certification suites: complete (every requirement named), green on the simulator, and able
+to catch broken behaviour (the simulator's deliberate defects each make them fail).
+
+The suites run in subprocesses, as a user runs them: `python -m pytest suites/bettercharge`. Collection needs no
+network; the runs start their own embedded simulator per xdist worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.catalog import bettercharge
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = "suites/bettercharge"
+#: Other suites that prove BetterCharge requirements (the schema-driven contract suite names its own).
+OTHER_SUITES = ("suites/contract/test_bettercharge_contract.py",)
+#: A run that found a failing test: exit 1, or 2 when -x with xdist interrupts the session after it. Usage,
+#: collection and internal errors (3, 4) are not a catch, and the output must name the failing test.
+CAUGHT = {int(pytest.ExitCode.TESTS_FAILED), int(pytest.ExitCode.INTERRUPTED)}
+#: Plugins the suites do not use, left out of the many short defect runs (each worker saves ~1 s of imports).
+UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
+#: The suite module most likely to meet a defect of each area first. The whole suite still runs (with -x);
+#: this only orders the modules so that the run stops early. An unknown area keeps the plain order.
+FIRST_MODULE = {
+    "auth": "test_auth", "cards": "test_cards", "emails": "test_emails", "token": "test_token",
+    "error bodies": "test_errors", "transitions": "test_transitions", "amounts": "test_transitions",
+    "idempotency": "test_idempotency", "rate limit": "test_rate_limit", "locking": "test_locking",
+    "validation": "test_validation", "schema drift": "test_cards", "PAN leak": "test_cards",
+}
+
+#: nodeid -> {"requirements": [ids], "simulator_only": bool}, as the collection subprocess reports them.
+Items = dict[str, dict[str, Any]]
+
+# Collect the suite in a subprocess and dump, per test, its requirement ids and whether it is simulator-only.
+_COLLECT = """
+import json, sys
+import pytest
+
+class Marks:
+    def __init__(self):
+        self.items = {}
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            ids = [str(a) for m in item.iter_markers("requirement") for a in m.args]
+            self.items[item.nodeid] = {"requirements": ids,
+                                       "simulator_only": item.get_closest_marker("simulator_only") is not None}
+
+marks = Marks()
+code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[2:]], plugins=[marks])
+with open(sys.argv[1], "w") as out:
+    json.dump({"exit": int(code), "items": marks.items}, out)
+"""
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a suite run against the embedded simulator: no target settings leak in from ours."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PAYCERT_", "BETTERCHARGE_", "BETTERPAYMENT_", "PYTEST_"))}
+    env.update(extra)
+    return env
+
+
+def _run_suite(*args: str, env: dict[str, str], timeout: float,
+               paths: tuple[str, ...] = (SUITE,)) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _modules(first: str | None) -> tuple[str, ...]:
+    """Every module of the suite, `first` first."""
+    names = sorted(p.stem for p in (ROOT / SUITE).glob("test_*.py"))
+    ordered = ([first] if first in names else []) + [n for n in names if n != first]
+    return tuple(f"{SUITE}/{name}.py" for name in ordered)
+
+
+@pytest.fixture(scope="module")
+def all_collected(tmp_path_factory: pytest.TempPathFactory) -> Items:
+    """Every test of the BetterCharge suites (ours and the contract suite), with its marks."""
+    out = tmp_path_factory.mktemp("collect") / "marks.json"
+    paths = [SUITE, *(p for p in OTHER_SUITES if (ROOT / p).is_file())]
+    proc = subprocess.run([sys.executable, "-c", _COLLECT, str(out), *paths], cwd=ROOT, env=_clean_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert out.is_file(), f"collection did not run:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    data = json.loads(out.read_text())
+    assert data["exit"] == 0, f"collection failed (exit {data['exit']}):\n{proc.stdout[-3000:]}"
+    items: Items = data["items"]
+    return items
+
+
+@pytest.fixture(scope="module")
+def collected(all_collected: Items) -> Items:
+    """The tests of suites/bettercharge."""
+    return {nodeid: item for nodeid, item in all_collected.items() if nodeid.startswith(f"{SUITE}/")}
+
+
+def test_every_bettercharge_requirement_is_named_by_a_suite_test(all_collected: Items, collected: Items) -> None:
+    named: dict[str, list[str]] = defaultdict(list)
+    for nodeid, item in all_collected.items():
+        for rid in item["requirements"]:
+            named[rid].append(nodeid)
+    missing = [r.id for r in bettercharge().requirements if r.id not in named]
+    assert not missing, f"requirements no suite test names: {missing}"
+    # and the requirements left to the contract suite are only its own schema-driven ones
+    ours = {rid for item in collected.values() for rid in item["requirements"]}
+    elsewhere = sorted(r.id for r in bettercharge().requirements if r.id not in ours)
+    assert all(rid.startswith("BC-CONTRACT-") for rid in elsewhere), f"left to other suites: {elsewhere}"
+
+
+def test_every_suite_test_names_a_requirement(collected: Items) -> None:
+    assert len(collected) > 300, f"only {len(collected)} suite tests collected"
+    bare = [nodeid for nodeid, item in collected.items() if not item["requirements"]]
+    assert not bare, f"suite tests without @pytest.mark.requirement: {bare}"
+
+
+def test_simulator_only_requirements_are_proven_by_simulator_only_tests(collected: Items) -> None:
+    """A requirement that needs the control interface cannot be proven by a test that would run on a sandbox."""
+    needs_simulator = {r.id for r in bettercharge().requirements if r.simulator_only}
+    wrong = [f"{nodeid}: {sorted(set(item['requirements']) & needs_simulator)}"
+             for nodeid, item in collected.items()
+             if set(item["requirements"]) & needs_simulator and not item["simulator_only"]]
+    assert not wrong, "tests naming simulator-only requirements, not simulator-only:\n" + "\n".join(wrong)
+
+
+def test_suites_pass_against_the_embedded_simulator() -> None:
+    proc = _run_suite("-n", "2", env=_clean_env(), timeout=600)
+    assert proc.returncode == 0, f"suite run failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}"
+
+
+def _bettercharge_defects() -> list[str]:
+    import harness.simulator.app  # noqa: F401  (registers the simulator's defects)
+    from harness.simulator import defects
+
+    return [name for name in defects.names() if name.startswith("bc.")]
+
+
+def _areas() -> dict[str, str]:
+    from harness.simulator import defects
+
+    return {d.name: d.area for d in defects.all_defects()}
+
+
+def _one_per_area(names: list[str]) -> list[str]:
+    """The first defect (by name) of each area: auth, cards, emails, token, error bodies, transitions, amounts,
+    idempotency, rate limit, locking, validation, schema drift, PAN leak. Broad, and bounded in time."""
+    areas = _areas()
+    chosen: dict[str, str] = {}
+    for name in sorted(names):
+        chosen.setdefault(areas[name], name)
+    return sorted(chosen.values())
+
+
+def _caught(proc: subprocess.CompletedProcess[str]) -> bool:
+    named = any(line.startswith(("FAILED suites/", "ERROR suites/")) for line in proc.stdout.splitlines())
+    return proc.returncode in CAUGHT and named
+
+
+def test_suites_catch_the_simulators_defects() -> None:
+    """Each chosen deliberate defect alone makes the whole suite fail (one per area, at least twelve)."""
+    chosen = _one_per_area(_bettercharge_defects())
+    areas = _areas()
+    assert len(chosen) >= 12, f"only {len(chosen)} BetterCharge defect areas to try: {chosen}"
+
+    def run(name: str) -> str | None:
+        """None when the suite caught the defect, else what happened."""
+        try:
+            proc = _run_suite("-x", "-n", "2", *UNUSED_PLUGINS, env=_clean_env(PAYCERT_SIMULATOR_DEFECTS=name),
+                              timeout=300, paths=_modules(FIRST_MODULE.get(areas[name])))
+        except subprocess.TimeoutExpired:
+            return f"{name}: the suite run did not finish within 300 s"
+        return None if _caught(proc) else f"{name} (exit {proc.returncode}):\n{proc.stdout[-1500:]}"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        survivors = [outcome for outcome in pool.map(run, chosen) if outcome is not None]
+    assert not survivors, "defects the suites did not catch:\n" + "\n\n".join(survivors)
