@@ -1,0 +1,145 @@
+"""Merchant URLs must be https:// (betterpayment.md §5, §6.1; catalog `url_policy`): error 149.
+
+Proves that each URL field of the catalog's policy (postback, success, error, Wero checkout URL) is refused with
+error 149 naming the field when it is not https://, for every payment type that takes the field; and, for the
+simulator's own profiles, that the default one accepts loopback http:// URLs (so suites can receive postbacks
+locally) while the strict one (`paycert simulate --strict`) refuses them too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from harness.clients.betterpayment import BetterPaymentClient
+from harness.receiver import PostbackReceiver
+
+from .support import (
+    CAT,
+    SEED_REQUEST,
+    Urls,
+    block_of,
+    body_for,
+    card_type,
+    expect_error,
+    expect_payment,
+    http_variant,
+    loopback_hosts,
+    mpi_body,
+    mpi_values,
+    requirement,
+    simulator_only,
+)
+
+POLICY = CAT.url_policy
+URL_ERROR = POLICY.error
+
+
+def _https_example(field: str) -> str:
+    """The seed's https URL for the field (the success URL for fields the seed does not show)."""
+    return str(SEED_REQUEST.get(field) or SEED_REQUEST["success_url"])
+
+
+def _https_reachable(field: str, paycert_target: Any) -> str:
+    """An https URL to send: on a simulator a loopback one nobody listens on, so no postback leaves the machine."""
+    return f"https://127.0.0.1:9/{field}" if paycert_target.is_simulator else _https_example(field)
+
+
+def _refusals() -> list[Any]:
+    cases = []
+    for field in POLICY.fields:
+        for pt in CAT.payment_types:
+            if pt.blocks[block_of(field)] == "absent":
+                continue
+            cases.append(pytest.param(field, pt.name, id=f"{field}-{pt.name}"))
+    return cases
+
+
+@requirement("BP-URL-HTTPS", URL_ERROR)
+@pytest.mark.parametrize(("field", "pt_name"), _refusals())
+def test_url_that_is_not_https_is_refused(client: Any, urls: Urls, field: str, pt_name: str) -> None:
+    plain = http_variant(_https_example(field))
+    for insecure in (plain, "ftp" + plain[len("http"):]):
+        assert urlsplit(insecure).scheme != POLICY.required_scheme
+        extra = mpi_values() if CAT.payment_type(pt_name).flow == "threeds" else {}  # type: ignore[union-attr]
+        body = body_for(pt_name, urls, **extra, **{field: insecure})
+        expect_error(client.payment(body), URL_ERROR, field=field)
+
+
+@requirement("BP-URL-HTTPS")
+@pytest.mark.parametrize("field", [f for f in POLICY.fields if card_type().blocks[block_of(f)] != "absent"])
+def test_https_url_is_accepted(client: Any, urls: Urls, paycert_target: Any, field: str) -> None:
+    body = mpi_body(urls, **{field: _https_reachable(field, paycert_target)})
+    expect_payment(client.payment(body), "payment", body, status_code=CAT.outcomes.success_status["payment"])
+
+
+@simulator_only
+@requirement("BP-URL-LOOPBACK")
+@pytest.mark.parametrize("host", loopback_hosts())
+def test_default_profile_accepts_loopback_http(client: Any, urls: Urls, postback_receiver: PostbackReceiver,
+                                               host: str) -> None:
+    port = urlsplit(postback_receiver.url).port
+    for field in ("postback_url", "success_url", "error_url"):
+        body = mpi_body(urls, **{field: f"http://{host}:{port}/paycert-loopback"})
+        expect_payment(client.payment(body), "payment", body, status_code=CAT.outcomes.success_status["payment"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def strict_simulator(paycert_target: Any) -> Iterator[str]:
+    """A second simulator process started with --strict (the CLI's profile switch); stopped by its own pid."""
+    port = _free_port()
+    env = dict(os.environ)
+    s = paycert_target.settings.betterpayment
+    env.update({"BETTERPAYMENT_API_KEY": s.api_key, "BETTERPAYMENT_API_PASSWORD": s.api_password,
+                "PAYCERT_TARGET": "simulator"})
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "simulate", "--strict", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/_simulator/clock", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode()[-500:] if proc.stderr else ""
+                    pytest.fail(f"the strict simulator did not start: {err}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@simulator_only
+@requirement("BP-URL-STRICT", URL_ERROR)
+def test_strict_profile_refuses_loopback_http(paycert_target: Any, urls: Urls, strict_simulator: str) -> None:
+    s = paycert_target.settings.betterpayment
+    with BetterPaymentClient(strict_simulator, s.api_key, s.api_password) as strict:
+        for host in loopback_hosts():
+            for field in ("postback_url", "success_url", "error_url"):
+                https = {"postback_url": _https_reachable("postback_url", paycert_target)}
+                body = mpi_body(urls, **(https | {field: f"http://{host}/x"}))
+                expect_error(strict.payment(body), URL_ERROR, field=field)
+        secure = mpi_body(urls, postback_url=_https_reachable("postback_url", paycert_target))
+        expect_payment(strict.payment(secure), "payment", secure, status_code=CAT.outcomes.success_status["payment"])

@@ -1,0 +1,196 @@
+"""The Better Payment certification suites: complete (every requirement named), green on the simulator, and able
+to catch broken behaviour (the simulator's deliberate defects each make them fail).
+
+The suites run in subprocesses, as a user runs them: `python -m pytest suites/betterpayment`. Collection needs
+no network; the runs start their own embedded simulator per xdist worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness.catalog import betterpayment
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = "suites/betterpayment"
+#: The generated contract checks of this API (BP-CONTRACT-* requirements) live in the contract suite.
+CONTRACT_SUITE = "suites/contract/test_betterpayment_contract.py"
+#: A run that found a failing test: exit 1, or 2 when -x with xdist interrupts the session after it. Usage,
+#: collection and internal errors (3, 4) are not a catch, and the output must name the failing test.
+CAUGHT = {int(pytest.ExitCode.TESTS_FAILED), int(pytest.ExitCode.INTERRUPTED)}
+#: The suite module most likely to meet a defect of each area first. The whole suite still runs (with -x);
+#: this only orders the modules so that the run stops early. An unknown area keeps the plain order.
+FIRST_MODULE = {
+    "auth": "test_auth", "error bodies": "test_request_validation", "status codes": "test_auth",
+    "amounts": "test_capture", "idempotency": "test_idempotency", "postback fields": "test_postbacks",
+    "checksum": "test_postbacks", "signature": "test_postbacks", "retries": "test_postback_retries",
+    "3DS": "test_own_mpi", "URL check": "test_url_policy", "schema drift": "test_own_mpi",
+    "PAN leak": "test_card_data",
+}
+
+#: Plugins the suites never use whose import dominates a run's start-up (schemathesis pulls in hypothesis, in
+#: the controller and each xdist worker); the defect runs leave them out to stay within the time budget.
+UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
+
+# Collect the suite in a subprocess and dump, per test, its requirement ids and whether it is simulator-only.
+_COLLECT = """
+import json, sys
+import pytest
+
+class Marks:
+    def __init__(self):
+        self.items = {}
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            ids = [str(a) for m in item.iter_markers("requirement") for a in m.args]
+            self.items[item.nodeid] = {"requirements": ids,
+                                       "simulator_only": item.get_closest_marker("simulator_only") is not None}
+
+marks = Marks()
+code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[2:]], plugins=[marks])
+with open(sys.argv[1], "w") as out:
+    json.dump({"exit": int(code), "items": marks.items}, out)
+"""
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a suite run against the embedded simulator: no target settings leak in from ours."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PAYCERT_", "BETTERCHARGE_", "BETTERPAYMENT_", "PYTEST_"))}
+    env.update(extra)
+    return env
+
+
+def _run_suite(*args: str, env: dict[str, str], timeout: float,
+               paths: tuple[str, ...] = (SUITE,)) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _modules(first: str | None) -> tuple[str, ...]:
+    """Every module of the suite, `first` first."""
+    names = sorted(p.stem for p in (ROOT / SUITE).glob("test_*.py"))
+    ordered = ([first] if first in names else []) + [n for n in names if n != first]
+    return tuple(f"{SUITE}/{name}.py" for name in ordered)
+
+
+def _collect(out: Path, *paths: str) -> dict[str, dict[str, object]]:
+    proc = subprocess.run([sys.executable, "-c", _COLLECT, str(out), *paths], cwd=ROOT, env=_clean_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert out.is_file(), f"collection did not run:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    data = json.loads(out.read_text())
+    assert data["exit"] == 0, f"collection of {paths} failed (exit {data['exit']}):\n{proc.stdout[-3000:]}"
+    items: dict[str, dict[str, object]] = data["items"]
+    return items
+
+
+def _requirements(item: dict[str, object]) -> set[str]:
+    ids = item["requirements"]
+    assert isinstance(ids, list)
+    return {str(i) for i in ids}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    """The Better Payment suites' tests: requirement ids and simulator-only flag per node id."""
+    return _collect(tmp_path_factory.mktemp("collect") / "marks.json", SUITE)
+
+
+def test_every_betterpayment_requirement_is_named_by_a_suite_test(
+        collected: dict[str, dict[str, object]], tmp_path: Path) -> None:
+    """Our suites name every requirement but the generated contract checks (BP-CONTRACT-*), which the contract
+    suite names; together they name them all."""
+    named: dict[str, list[str]] = defaultdict(list)
+    for nodeid, item in collected.items():
+        for rid in _requirements(item):
+            named[rid].append(nodeid)
+    foreign = sorted({rid for rid in named if not rid.startswith("BP-")})
+    assert not foreign, f"Better Payment suite tests naming other APIs' requirements: {foreign}"
+    ours = [r.id for r in betterpayment().requirements if not r.id.startswith("BP-CONTRACT-")]
+    missing = [rid for rid in ours if rid not in named]
+    assert not missing, f"requirements no Better Payment suite test names: {missing}"
+    contract = [r.id for r in betterpayment().requirements if r.id.startswith("BP-CONTRACT-")]
+    if contract:
+        for item in _collect(tmp_path / "contract.json", CONTRACT_SUITE).values():
+            for rid in _requirements(item):
+                named[rid].append("contract")
+    missing = [r.id for r in betterpayment().requirements if r.id not in named]
+    assert not missing, f"requirements no suite test names: {missing}"
+
+
+def test_every_suite_test_names_a_requirement(collected: dict[str, dict[str, object]]) -> None:
+    assert len(collected) > 300, f"only {len(collected)} suite tests collected"
+    bare = [nodeid for nodeid, item in collected.items() if not item["requirements"]]
+    assert not bare, f"suite tests without @pytest.mark.requirement: {bare}"
+
+
+def test_simulator_only_requirements_are_proven_by_simulator_only_tests(
+        collected: dict[str, dict[str, object]]) -> None:
+    """A requirement that needs the control interface or the simulator's test data cannot be proven by a test
+    that would run on a sandbox."""
+    needs_simulator = {r.id for r in betterpayment().requirements if r.simulator_only}
+    wrong = [f"{nodeid}: {sorted(_requirements(item) & needs_simulator)}" for nodeid, item in collected.items()
+             if _requirements(item) & needs_simulator and not item["simulator_only"]]
+    assert not wrong, "tests naming simulator-only requirements, not simulator-only:\n" + "\n".join(wrong)
+
+
+def test_suites_pass_against_the_embedded_simulator() -> None:
+    proc = _run_suite("-n", "2", env=_clean_env(), timeout=600)
+    assert proc.returncode == 0, f"suite run failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}"
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "passed" in summary and "skipped" not in summary, f"on the simulator nothing may be skipped: {summary}"
+
+
+def _betterpayment_defects() -> list[str]:
+    import harness.simulator.app  # noqa: F401  (registers the simulator's defects)
+    from harness.simulator import defects
+
+    return [name for name in defects.names() if name.startswith("bp.")]
+
+
+def _areas() -> dict[str, str]:
+    from harness.simulator import defects
+
+    return {d.name: d.area for d in defects.all_defects()}
+
+
+def _one_per_area(names: list[str]) -> list[str]:
+    """The first defect (by name) of each area: auth, error bodies, status codes, amounts, idempotency, postback
+    fields, checksum, signature, retries, 3DS, URL check, schema drift, PAN leak. Broad, and bounded in time."""
+    areas = _areas()
+    chosen: dict[str, str] = {}
+    for name in sorted(names):
+        chosen.setdefault(areas[name], name)
+    return sorted(chosen.values())
+
+
+def _caught(proc: subprocess.CompletedProcess[str]) -> bool:
+    named = any(line.startswith(("FAILED suites/", "ERROR suites/")) for line in proc.stdout.splitlines())
+    return proc.returncode in CAUGHT and named
+
+
+def test_suites_catch_the_simulators_defects() -> None:
+    """Each chosen deliberate defect alone makes the whole suite fail (one per area, at least twelve)."""
+    chosen = _one_per_area(_betterpayment_defects())
+    areas = _areas()
+    assert len(chosen) >= 12, f"only {len(chosen)} Better Payment defect areas to try: {chosen}"
+
+    def run(name: str) -> tuple[str, subprocess.CompletedProcess[str]]:
+        proc = _run_suite("-x", "-n", "2", *UNUSED_PLUGINS, env=_clean_env(PAYCERT_SIMULATOR_DEFECTS=name),
+                          timeout=600, paths=_modules(FIRST_MODULE.get(areas[name])))
+        return name, proc
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, chosen))
+    survivors = [f"{name} (exit {proc.returncode}):\n{proc.stdout[-1500:]}" for name, proc in results
+                 if not _caught(proc)]
+    assert not survivors, "defects the suites did not catch:\n" + "\n\n".join(survivors)
