@@ -8,7 +8,6 @@ network; the runs start their own embedded simulator per xdist worker.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -41,47 +40,18 @@ FIRST_MODULE = {
 #: nodeid -> {"requirements": [ids], "simulator_only": bool}, as the collection subprocess reports them.
 Items = dict[str, dict[str, Any]]
 
-# Collect the suite in a subprocess and dump, per test, its requirement ids and whether it is simulator-only.
-_COLLECT = """
-import json, sys
-import pytest
-
-class Marks:
-    def __init__(self):
-        self.items = {}
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items):
-        for item in items:
-            ids = [str(a) for m in item.iter_markers("requirement") for a in m.args]
-            self.items[item.nodeid] = {"requirements": ids,
-                                       "simulator_only": item.get_closest_marker("simulator_only") is not None}
-
-marks = Marks()
-code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[2:]], plugins=[marks])
-with open(sys.argv[1], "w") as out:
-    json.dump({"exit": int(code), "items": marks.items}, out)
-"""
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a suite run against the embedded simulator: no target settings leak in from ours."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PAYCERT_", "BETTERCHARGE_", "BETTERPAYMENT_", "PYTEST_"))}
-    env.update(extra)
-    return env
+from suite_runs import COLLECT as _COLLECT  # noqa: E402
+from suite_runs import clean_env as _clean_env  # noqa: E402
+from suite_runs import modules, run_suite  # noqa: E402
 
 
 def _run_suite(*args: str, env: dict[str, str], timeout: float,
-               paths: tuple[str, ...] = (SUITE,)) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+               paths: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return run_suite(SUITE, *args, env=env, timeout=timeout, paths=paths)
 
 
 def _modules(first: str | None) -> tuple[str, ...]:
-    """Every module of the suite, `first` first."""
-    names = sorted(p.stem for p in (ROOT / SUITE).glob("test_*.py"))
-    ordered = ([first] if first in names else []) + [n for n in names if n != first]
-    return tuple(f"{SUITE}/{name}.py" for name in ordered)
+    return modules(SUITE, first)
 
 
 @pytest.fixture(scope="module")

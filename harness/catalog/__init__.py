@@ -9,8 +9,9 @@ A malformed catalog raises CatalogError naming the file and the field, never a b
 from __future__ import annotations
 
 from functools import cache
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from harness.catalog.bettercharge import BetterChargeCatalog
 from harness.catalog.betterpayment import BetterPaymentCatalog
@@ -36,22 +37,24 @@ __all__ = [
 ]
 
 
-@cache
-def bettercharge() -> BetterChargeCatalog:
-    name = "bettercharge.yaml"
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load(name: str, model: type[M]) -> M:
     try:
-        return BetterChargeCatalog.model_validate(load_yaml(name))
+        return model.model_validate(load_yaml(name))
     except ValidationError as exc:
         raise CatalogError(validation_message(name, exc)) from exc
+
+
+@cache
+def bettercharge() -> BetterChargeCatalog:
+    return _load("bettercharge.yaml", BetterChargeCatalog)
 
 
 @cache
 def betterpayment() -> BetterPaymentCatalog:
-    name = "betterpayment.yaml"
-    try:
-        return BetterPaymentCatalog.model_validate(load_yaml(name))
-    except ValidationError as exc:
-        raise CatalogError(validation_message(name, exc)) from exc
+    return _load("betterpayment.yaml", BetterPaymentCatalog)
 
 
 def all_requirements() -> list[Requirement]:
