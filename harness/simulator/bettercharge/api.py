@@ -52,10 +52,17 @@ class Dispatcher:
 
     def resolve(self, method: str, path: str) -> tuple[Operation, Handler, Params] | JsonResponse:
         allowed: list[str] = []
+        specificity: int | None = None
         for op, pattern, handler in self._table:
             match = pattern.fullmatch(path)
             if match is None:
                 continue
+            # The most literal matching path owns the request, as in OpenAPI: GET /payments/authorize is a
+            # 405 on authorize, not a read of a payment called "authorize".
+            level = op.path.count("{")
+            if specificity is not None and level > specificity:
+                break
+            specificity = level
             if op.method == method:
                 return op, handler, match.groupdict()
             allowed.append(op.method)
