@@ -1,0 +1,339 @@
+"""Mutation score of the certification suites: does each deliberate simulator defect make them fail?
+
+Why: a suite that passes against a correct simulator proves little on its own; it must also fail against a
+wrong one. The simulator registers named defects (harness/simulator/defects.py, each with the API and area it
+breaks). For every defect this module runs that API's certification suite (`suites/<api>`) in a fresh pytest
+process whose embedded simulator starts with only that defect switched on (``PAYCERT_SIMULATOR_DEFECTS=<name>``,
+which survives the plugin's per-test reset). The defect is *caught* when the suite run fails; it *escapes* when the
+suite passes. The score is caught / total; the project's tests require 100%.
+
+    from harness.mutation import run_mutations
+    result = run_mutations(api="bettercharge", workers=2)
+    result.score, result.escaped_names
+
+Before the defects, a baseline run of each suite without any defect must pass: a suite that fails on a correct
+simulator would "catch" every defect and the score would mean nothing, so such a run is reported as an error.
+
+Several suite runs go at once (``workers`` of them, each pytest process single-threaded with ``-n 0`` by
+default), so a 2-core machine is kept busy without oversubscribing it; ``-x`` stops a run at the first failure,
+which is all a caught defect needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.paths import suites_dir as default_suites_dir
+
+__all__ = [
+    "API_CHOICES",
+    "BASELINE",
+    "DefectOutcome",
+    "MutationError",
+    "MutationResult",
+    "registered_defects",
+    "run_mutations",
+    "run_suite",
+    "suite_arguments",
+]
+
+API_CHOICES: tuple[str, ...] = ("all", "bettercharge", "betterpayment")
+BASELINE = "(none)"
+DEFECTS_ENV = "PAYCERT_SIMULATOR_DEFECTS"
+# Per suite run; a run that hangs this long is reported as an error, never as caught.
+DEFAULT_RUN_TIMEOUT = 900.0
+
+# A defect run is caught (the suite failed), escaped (it passed) or an error (it never ran properly); a baseline
+# run (no defect) is passed or failed.
+Status = Literal["caught", "escaped", "error", "passed", "failed"]
+
+# pytest's short summary lines under -q: "FAILED path::test[id] - message" / "ERROR path::test - message".
+_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)")
+
+
+class MutationError(ValueError):
+    """A bad argument (unknown API or defect name, missing suites directory); the message says which."""
+
+
+@dataclass(frozen=True)
+class DefectOutcome:
+    """One suite run: against one defect, or (defect == BASELINE) against the correct simulator."""
+
+    defect: str
+    api: str
+    area: str
+    description: str
+    status: Status
+    caught_by: str | None  # the first failing test id, when caught
+    seconds: float
+    returncode: int | None
+    detail: str = ""  # for errors: why; for escapes: the tail of the run's output
+
+    @property
+    def caught(self) -> bool:
+        return self.status == "caught"
+
+
+@dataclass
+class MutationResult:
+    """Every defect's outcome, the baseline runs, and the wall-clock time of the whole run."""
+
+    outcomes: list[DefectOutcome]
+    baselines: list[DefectOutcome] = field(default_factory=list)
+    total_seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def caught(self) -> int:
+        return sum(o.caught for o in self.outcomes)
+
+    @property
+    def score(self) -> float:
+        """Caught / total, 0.0 to 1.0 (0.0 when there is nothing to score)."""
+        return self.caught / self.total if self.total else 0.0
+
+    @property
+    def escaped_names(self) -> list[str]:
+        """Defects the suites did not catch (escaped, or the run broke: an error is never a catch)."""
+        return [o.defect for o in self.outcomes if not o.caught]
+
+    @property
+    def baseline_failures(self) -> list[DefectOutcome]:
+        return [b for b in self.baselines if b.status != "passed"]
+
+    @property
+    def ok(self) -> bool:
+        """100% caught, with every baseline passing."""
+        return self.total > 0 and not self.escaped_names and not self.baseline_failures
+
+    def summary(self) -> str:
+        line = f"mutation score {self.caught}/{self.total} ({self.score:.0%}) in {self.total_seconds:.1f} s"
+        if self.escaped_names:
+            line += "; not caught: " + ", ".join(self.escaped_names)
+        if self.baseline_failures:
+            line += "; baseline failed for " + ", ".join(b.api for b in self.baseline_failures)
+        return line
+
+    def table(self) -> Table:
+        table = Table(title="paycert mutation run: deliberate simulator defects against the certification suites")
+        table.add_column("defect")
+        table.add_column("api")
+        table.add_column("area")
+        table.add_column("result")
+        table.add_column("caught by")
+        table.add_column("time", justify="right")
+        style = {"caught": "green", "escaped": "bold red", "error": "bold yellow", "passed": "green",
+                 "failed": "bold red"}
+        for o in sorted(self.outcomes, key=lambda o: (o.api, o.area, o.defect)):
+            table.add_row(o.defect, o.api, o.area, f"[{style[o.status]}]{o.status}[/]",
+                          o.caught_by or (o.detail.splitlines()[0][:80] if o.status == "error" and o.detail else "—"),
+                          f"{o.seconds:.1f} s")
+        return table
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly form, for the report and for `paycert mutate --json`."""
+        def row(o: DefectOutcome) -> dict[str, object]:
+            return {"defect": o.defect, "api": o.api, "area": o.area, "description": o.description,
+                    "status": o.status, "caught_by": o.caught_by, "seconds": round(o.seconds, 2),
+                    "returncode": o.returncode}
+
+        return {"caught": self.caught, "total": self.total, "score": self.score,
+                "escaped": self.escaped_names, "total_seconds": round(self.total_seconds, 2),
+                "baselines": [row(b) for b in self.baselines], "defects": [row(o) for o in self.outcomes]}
+
+
+def registered_defects() -> list[tuple[str, str, str, str]]:
+    """(name, api, area, description) of every registered defect.
+
+    The simulator's API packages register their defects when they are imported, which building the app does;
+    importing harness.simulator.app is what makes the registry complete.
+    """
+    import harness.simulator.app  # noqa: F401  (registers every API's defects)
+    from harness.simulator import defects
+
+    return [(d.name, d.api, d.area, d.description) for d in defects.all_defects()]
+
+
+def _select(api: str, names: Sequence[str] | None) -> list[tuple[str, str, str, str]]:
+    if api not in API_CHOICES:
+        raise MutationError(f"api must be one of {', '.join(API_CHOICES)}, got {api!r}")
+    known = registered_defects()
+    by_name = {d[0]: d for d in known}
+    if names:
+        unknown = sorted(set(names) - set(by_name))
+        if unknown:
+            raise MutationError(f"unknown defects: {', '.join(unknown)} (registered: {len(by_name)})")
+        chosen = [by_name[n] for n in dict.fromkeys(names)]
+    else:
+        chosen = known
+    return [d for d in chosen if api == "all" or d[1] == api]
+
+
+def _first_failure(results_file: Path, output: str) -> str | None:
+    """The first failing test id: from the plugin's results file, else from pytest's short summary."""
+    try:
+        records = json.loads(results_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        records = []
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict) and record.get("outcome") in ("failed", "error"):
+            return str(record.get("nodeid"))
+    for line in output.splitlines():
+        match = _SUMMARY.match(line.strip())
+        if match:
+            return match.group(2)
+    return None
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9]+", text.lower()) if len(w) > 2}
+
+
+def suite_arguments(suite: Path, hint: str = "") -> list[str]:
+    """The suite's test modules, those whose name shares a word with `hint` (the defect's area and name) first.
+
+    Only the order changes, never the set: every module still runs unless an earlier one already failed, so
+    "caught" means the same; with ``-x`` a defect is merely caught sooner by the module most likely to see it.
+    """
+    modules = sorted(suite.glob("test_*.py"))
+    if not modules:
+        return [str(suite)]
+    wanted = _words(hint)
+
+    def related(module: Path) -> bool:  # "postback" ~ "postbacks", "status" ~ "statuses"
+        return any(a.startswith(b) or b.startswith(a) for a in _words(module.stem) - {"test"} for b in wanted
+                   if min(len(a), len(b)) >= 4)
+
+    first = [m for m in modules if related(m)]
+    return [str(m) for m in first + [m for m in modules if m not in first]]
+
+
+def run_suite(
+    suite: Path,
+    defect: str | None,
+    *,
+    pytest_workers: int = 0,
+    timeout: float = DEFAULT_RUN_TIMEOUT,
+    extra_args: Iterable[str] = (),
+    hint: str = "",
+) -> tuple[Status, str | None, float, int | None, str]:
+    """Run one suite directory in a fresh pytest process against the embedded simulator with `defect` on.
+
+    Returns (status, first failing test id, seconds, return code, detail). Exit code 1 (tests failed) means
+    caught; 0 means the suite passed (escaped); anything else (no tests, usage error, crash, timeout) is an
+    error, because a suite that never ran has caught nothing.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
+    env.pop("PAYCERT_SIMULATOR_URL", None)  # always the embedded simulator: only it can carry the defect
+    env["PAYCERT_TARGET"] = "simulator"
+    if defect:
+        env[DEFECTS_ENV] = defect
+    else:
+        env.pop(DEFECTS_ENV, None)
+    with tempfile.TemporaryDirectory(prefix="paycert-mutation-") as tmp:
+        results = Path(tmp) / "results.json"
+        command = [sys.executable, "-m", "pytest", *suite_arguments(suite, hint), "-x", "-q", "-n", str(pytest_workers),
+                   "-p", "no:cacheprovider", "--paycert-results", str(results), *extra_args]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            return "error", None, time.monotonic() - started, None, f"timed out after {timeout:g} s\n{_tail(out)}"
+        seconds = time.monotonic() - started
+        output = done.stdout + done.stderr
+        if done.returncode == 1:
+            return "caught", _first_failure(results, output), seconds, 1, ""
+        if done.returncode == 0:
+            return "escaped", None, seconds, 0, _tail(output)
+        reason = {2: "interrupted", 3: "pytest internal error", 4: "pytest usage error",
+                  5: "no tests collected"}.get(done.returncode, "crashed")
+        return "error", None, seconds, done.returncode, f"{reason} (exit {done.returncode})\n{_tail(output)}"
+
+
+def run_mutations(
+    api: str = "all",
+    workers: int = 2,
+    suites_dir: Path | None = None,
+    defects: list[str] | None = None,
+    console: Console | None = None,
+    *,
+    baseline: bool = True,
+    pytest_workers: int = 0,
+    timeout: float = DEFAULT_RUN_TIMEOUT,
+) -> MutationResult:
+    """Run the certification suite of each selected defect's API with that defect on; print and return the result.
+
+    api: "all", "bettercharge" or "betterpayment". workers: how many suite runs go at once (each a pytest
+    process; `pytest_workers` is passed as its ``-n``, 0 = no xdist inside a run). suites_dir: a directory with
+    the `bettercharge/` and `betterpayment/` suites (default: the installed ones), e.g. a modified copy.
+    defects: names to run (default: every registered defect of the API). console: where the table goes (None:
+    print nothing). baseline: first run each suite without defects, and report it if it fails.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise MutationError(f"workers must be a positive integer, got {workers!r}")
+    chosen = _select(api, defects)
+    root = Path(suites_dir) if suites_dir is not None else default_suites_dir()
+    apis = sorted({d[1] for d in chosen} | ({api} if api != "all" and baseline else set()))
+    for name in apis:
+        if not (root / name).is_dir():
+            raise MutationError(f"no {name} suite in {root} (expected the directory {root / name})")
+
+    started = time.monotonic()
+    jobs: list[tuple[str, str, str, str]] = [(BASELINE, a, "baseline", "the correct simulator") for a in apis
+                                            if baseline]
+    jobs += chosen
+
+    def one(job: tuple[str, str, str, str]) -> DefectOutcome:
+        name, job_api, area, description = job
+        status, caught_by, seconds, code, detail = run_suite(
+            root / job_api, None if name == BASELINE else name, pytest_workers=pytest_workers, timeout=timeout,
+            hint=f"{area} {name}")
+        if name == BASELINE:
+            status = "passed" if status == "escaped" else "failed" if status == "caught" else status
+        outcome = DefectOutcome(name, job_api, area, description, status, caught_by, seconds, code, detail)
+        if console is not None:
+            console.print(f"  {job_api:13} {name:45} {status:8} {seconds:6.1f} s  {caught_by or ''}")
+        return outcome
+
+    if console is not None:
+        console.print(f"[bold]paycert mutate[/]: {len(chosen)} defects, suites in {root}, {workers} at once")
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        finished = list(pool.map(one, jobs))
+    result = MutationResult(
+        outcomes=[o for o in finished if o.defect != BASELINE],
+        baselines=[o for o in finished if o.defect == BASELINE],
+        total_seconds=time.monotonic() - started,
+    )
+    if console is not None:
+        console.print(result.table())
+        for b in result.baseline_failures:
+            console.print(f"[bold yellow]baseline {b.api}[/]: the suite does not pass on the correct simulator "
+                          f"({b.status}, first failure {b.caught_by}); the score below means nothing until it does.")
+        for o in result.outcomes:
+            if o.status == "error":
+                console.print(f"[bold yellow]{o.defect}[/]: {o.detail}")
+        console.print(result.summary())
+    return result

@@ -1,0 +1,54 @@
+"""The contract suite (suites/contract) against the embedded simulator: it passes, and it generated at least
+1,000 cases per API that the mandatory checks judged (conformance, negative data, stateful chains).
+
+It runs the suite as a user would, in its own pytest process with two xdist workers; the suite's conftest
+writes its case counts to the file named by PAYCERT_CONTRACT_STATS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.paths import suites_dir
+
+MIN_CASES = 1000
+APIS = ("bettercharge", "betterpayment")
+
+
+@pytest.mark.timeout(1200)
+def test_contract_suite_passes_with_enough_cases_per_api(tmp_path: Path) -> None:
+    stats = tmp_path / "contract-stats.json"
+    results = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PAYCERT_CONTRACT_"))}
+    for name in ("PAYCERT_SIMULATOR_URL", "PAYCERT_SIMULATOR_DEFECTS"):
+        env.pop(name, None)
+    env.update(PAYCERT_TARGET="simulator", PAYCERT_CONTRACT_STATS=str(stats))
+    suite = suites_dir() / "contract"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(suite), "-q", "-n", "2", "-p", "no:cacheprovider",
+         "--paycert-results", str(results)],
+        cwd=suites_dir().parent, env=env, capture_output=True, text=True, timeout=1100, check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"pytest suites/contract failed (exit {done.returncode}):\n{output[-6000:]}"
+    assert "paycert contract:" in done.stdout
+
+    counts = json.loads(stats.read_text(encoding="utf-8"))
+    for api in APIS:
+        cases = counts["apis"][api]["mandatory_cases"]
+        assert cases >= MIN_CASES, f"{api}: only {cases} generated cases were checked ({counts['apis'][api]})"
+
+    records = json.loads(results.read_text(encoding="utf-8"))
+    outcomes = {r["nodeid"]: r["outcome"] for r in records}
+    assert any(n.endswith("test_conformance[POST /payments/authorize]") for n in outcomes), \
+        "every operation's test needs its own node id (see suites/contract/conftest.py pytest_itemcollected)"
+    assert not [n for n, o in outcomes.items() if o in ("failed", "error")]
+    stateful = [n for n in outcomes if "stateful" in n]
+    assert stateful and all(outcomes[n] == "passed" for n in stateful)
