@@ -198,6 +198,14 @@ def test_own_mpi_completes_directly_in_the_seed_shape_with_a_signed_postback(bp:
     assert tx["status_code"] == 3 and tx["captured_amount"] == 15.9
 
 
+def test_postbacks_never_leave_loopback(bp: BP) -> None:
+    """The simulator runs offline: a postback_url on another host is logged as not sent, never contacted."""
+    body = bp.ok("payment", bp.mpi(postback_url="https://merchant.example/postback"))
+    log = wait_until(lambda: bp.postback_log(body["transaction_id"])["deliveries"] or None)
+    assert log[0]["status"] is None
+    assert log[0]["error"] == "not sent: merchant.example is not a loopback address"
+
+
 def test_amount_is_accepted_as_number_and_string(bp: BP) -> None:
     for amount in ("15.90", 15.90, 15.9, 15, "7"):
         body = bp.ok("payment", bp.mpi(amount=amount))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -231,8 +233,14 @@ class Dispatcher:
         status: int | None = None
         error: str | None = None
         try:
+            if not _reachable(ctx, row["url"]):
+                # The simulator runs offline: it never sends traffic beyond loopback (a fuzzed postback_url may
+                # name any host). The attempt is logged as failed, as an unreachable receiver would be.
+                raise _Offline(f"not sent: {urlsplit(row['url']).hostname} is not a loopback address")
             response = await client.post(row["url"], content=row["body"].encode(), headers=headers)
             status = response.status_code
+        except _Offline as exc:
+            error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
         except Exception as exc:  # a delivery failure is data for the log, never a crash
@@ -285,3 +293,17 @@ class Dispatcher:
             "status": a["status"], "error": a["error"], "fields": masked_fields(a["body"]),
         } for a in attempts]
         return {"postbacks": postbacks, "deliveries": deliveries}
+
+
+class _Offline(Exception):
+    """A delivery the simulator refuses to make because its target is not on this machine."""
+
+
+def _reachable(ctx: Any, url: str) -> bool:
+    """Only loopback receivers (127.0.0.0/8, ::1, localhost) are ever contacted."""
+    from harness.simulator.betterpayment.validation import _loopback
+
+    policy = ctx.catalog.url_policy
+    host = (urlsplit(url).hostname or "").lower()
+    networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
+    return _loopback(host, {h.lower() for h in policy.loopback_hosts}, networks)
