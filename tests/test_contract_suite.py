@@ -29,7 +29,7 @@ def test_contract_suite_passes_with_enough_cases_per_api(tmp_path: Path) -> None
            if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PAYCERT_CONTRACT_"))}
     for name in ("PAYCERT_SIMULATOR_URL", "PAYCERT_SIMULATOR_DEFECTS"):
         env.pop(name, None)
-    env.update(PAYCERT_TARGET="simulator", PAYCERT_CONTRACT_STATS=str(stats))
+    env.update(PAYCERT_TARGET="simulator", PAYCERT_CONTRACT_STATS=str(stats), PYTHONHASHSEED="0")
     suite = suites_dir() / "contract"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(suite), "-q", "-n", "2", "-p", "no:cacheprovider",
