@@ -129,3 +129,36 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     stats = os.environ.get(_support.STATS_ENV, "").strip()
     if stats:
         _COUNTS.write(Path(stats))
+
+
+def _generator_failed(exc: BaseException) -> bool:
+    return type(exc).__name__ == "InvalidSchema" and "canonical form" in str(exc)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    """Retry generation from other seeds when hypothesis-jsonschema cannot build negative data.
+
+    For POST /rest/payment and /rest/register, schemathesis' negative phase sometimes fails inside
+    hypothesis-jsonschema ("result is not supported in canonical form"), depending on the seed and on what the
+    process generated before: a generator limitation, not an API finding. The API is still judged: every retry
+    runs and checks its cases; only if every seed fails does the error stand.
+    """
+    try:
+        return (yield)
+    except Exception as exc:
+        if not _generator_failed(exc):
+            raise
+        last: BaseException = exc
+    test = pyfuncitem.obj
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    for extra in (1, 2, 3, 4, 5):
+        test._hypothesis_internal_use_seed = RUN.seed + extra
+        try:
+            test(**args)
+            return True
+        except Exception as again:
+            if not _generator_failed(again):
+                raise
+            last = again
+    raise last
