@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+#: A run that found a failing test: exit 1, or 2 when -x with xdist interrupts the session after it. Usage,
+#: collection and internal errors (3, 4) are not a catch, and the output must name the failing test.
+CAUGHT = {int(pytest.ExitCode.TESTS_FAILED), int(pytest.ExitCode.INTERRUPTED)}
 
 # Collect the suite in a subprocess and dump, per test, its requirement ids and whether it is simulator-only.
 COLLECT = """
@@ -52,3 +57,25 @@ def modules(suite: str, first: str | None) -> tuple[str, ...]:
     names = sorted(p.stem for p in (ROOT / suite).glob("test_*.py"))
     ordered = ([first] if first in names else []) + [n for n in names if n != first]
     return tuple(f"{suite}/{name}.py" for name in ordered)
+
+
+def areas() -> dict[str, str]:
+    """Defect name -> area, from the simulator's defect registry."""
+    from harness.simulator import defects
+
+    return {d.name: d.area for d in defects.all_defects()}
+
+
+def one_per_area(names: list[str]) -> list[str]:
+    """The first defect (by name) of each area: broad over what the suites must catch, and bounded in time."""
+    by_name = areas()
+    chosen: dict[str, str] = {}
+    for name in sorted(names):
+        chosen.setdefault(by_name[name], name)
+    return sorted(chosen.values())
+
+
+def caught(proc: subprocess.CompletedProcess[str]) -> bool:
+    """The run failed the way a caught defect does, and names the failing suite test."""
+    named = any(line.startswith(("FAILED suites/", "ERROR suites/")) for line in proc.stdout.splitlines())
+    return proc.returncode in CAUGHT and named

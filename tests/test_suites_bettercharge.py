@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_runs import COLLECT as _COLLECT
+from suite_runs import areas as _areas
+from suite_runs import caught as _caught
+from suite_runs import clean_env as _clean_env
+from suite_runs import modules, run_suite
+from suite_runs import one_per_area as _one_per_area
 
 from harness.catalog import bettercharge
 
@@ -23,9 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = "suites/bettercharge"
 #: Other suites that prove BetterCharge requirements (the schema-driven contract suite names its own).
 OTHER_SUITES = ("suites/contract/test_bettercharge_contract.py",)
-#: A run that found a failing test: exit 1, or 2 when -x with xdist interrupts the session after it. Usage,
-#: collection and internal errors (3, 4) are not a catch, and the output must name the failing test.
-CAUGHT = {int(pytest.ExitCode.TESTS_FAILED), int(pytest.ExitCode.INTERRUPTED)}
 #: Plugins the suites do not use, left out of the many short defect runs (each worker saves ~1 s of imports).
 UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
 #: The suite module most likely to meet a defect of each area first. The whole suite still runs (with -x);
@@ -40,9 +43,6 @@ FIRST_MODULE = {
 #: nodeid -> {"requirements": [ids], "simulator_only": bool}, as the collection subprocess reports them.
 Items = dict[str, dict[str, Any]]
 
-from suite_runs import COLLECT as _COLLECT  # noqa: E402
-from suite_runs import clean_env as _clean_env  # noqa: E402
-from suite_runs import modules, run_suite  # noqa: E402
 
 
 def _run_suite(*args: str, env: dict[str, str], timeout: float,
@@ -112,27 +112,6 @@ def _bettercharge_defects() -> list[str]:
     from harness.simulator import defects
 
     return [name for name in defects.names() if name.startswith("bc.")]
-
-
-def _areas() -> dict[str, str]:
-    from harness.simulator import defects
-
-    return {d.name: d.area for d in defects.all_defects()}
-
-
-def _one_per_area(names: list[str]) -> list[str]:
-    """The first defect (by name) of each area: auth, cards, emails, token, error bodies, transitions, amounts,
-    idempotency, rate limit, locking, validation, schema drift, PAN leak. Broad, and bounded in time."""
-    areas = _areas()
-    chosen: dict[str, str] = {}
-    for name in sorted(names):
-        chosen.setdefault(areas[name], name)
-    return sorted(chosen.values())
-
-
-def _caught(proc: subprocess.CompletedProcess[str]) -> bool:
-    named = any(line.startswith(("FAILED suites/", "ERROR suites/")) for line in proc.stdout.splitlines())
-    return proc.returncode in CAUGHT and named
 
 
 def test_suites_catch_the_simulators_defects() -> None:

@@ -15,6 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from suite_runs import COLLECT as _COLLECT
+from suite_runs import areas as _areas
+from suite_runs import caught as _caught
+from suite_runs import clean_env as _clean_env
+from suite_runs import modules, run_suite
+from suite_runs import one_per_area as _one_per_area
 
 from harness.catalog import betterpayment
 
@@ -24,7 +30,6 @@ SUITE = "suites/betterpayment"
 CONTRACT_SUITE = "suites/contract/test_betterpayment_contract.py"
 #: A run that found a failing test: exit 1, or 2 when -x with xdist interrupts the session after it. Usage,
 #: collection and internal errors (3, 4) are not a catch, and the output must name the failing test.
-CAUGHT = {int(pytest.ExitCode.TESTS_FAILED), int(pytest.ExitCode.INTERRUPTED)}
 #: The suite module most likely to meet a defect of each area first. The whole suite still runs (with -x);
 #: this only orders the modules so that the run stops early. An unknown area keeps the plain order.
 FIRST_MODULE = {
@@ -39,9 +44,6 @@ FIRST_MODULE = {
 #: the controller and each xdist worker); the defect runs leave them out to stay within the time budget.
 UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
 
-from suite_runs import COLLECT as _COLLECT  # noqa: E402
-from suite_runs import clean_env as _clean_env  # noqa: E402
-from suite_runs import modules, run_suite  # noqa: E402
 
 
 def _run_suite(*args: str, env: dict[str, str], timeout: float,
@@ -125,27 +127,6 @@ def _betterpayment_defects() -> list[str]:
     from harness.simulator import defects
 
     return [name for name in defects.names() if name.startswith("bp.")]
-
-
-def _areas() -> dict[str, str]:
-    from harness.simulator import defects
-
-    return {d.name: d.area for d in defects.all_defects()}
-
-
-def _one_per_area(names: list[str]) -> list[str]:
-    """The first defect (by name) of each area: auth, error bodies, status codes, amounts, idempotency, postback
-    fields, checksum, signature, retries, 3DS, URL check, schema drift, PAN leak. Broad, and bounded in time."""
-    areas = _areas()
-    chosen: dict[str, str] = {}
-    for name in sorted(names):
-        chosen.setdefault(areas[name], name)
-    return sorted(chosen.values())
-
-
-def _caught(proc: subprocess.CompletedProcess[str]) -> bool:
-    named = any(line.startswith(("FAILED suites/", "ERROR suites/")) for line in proc.stdout.splitlines())
-    return proc.returncode in CAUGHT and named
 
 
 def test_suites_catch_the_simulators_defects() -> None:
