@@ -22,13 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import __version__
+from harness.errors import PaycertError
 
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and truncate the tables.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False)
 
 
-class UsageFailure(Exception):
+class UsageFailure(PaycertError):
     """An error the user can fix; printed as one line."""
 
 

@@ -22,13 +22,11 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from harness.errors import ConfigError
+
 Target = Literal["simulator", "sandbox"]
 TARGETS: tuple[Target, ...] = ("simulator", "sandbox")
 APIS = ("betterpayment", "bettercharge")
-
-
-class ConfigError(ValueError):
-    """A missing or malformed setting; str() is the one line to show the user."""
 
 
 @dataclass(frozen=True)

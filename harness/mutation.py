@@ -37,6 +37,7 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
+from harness.errors import MutationError
 from harness.paths import suites_dir as default_suites_dir
 
 __all__ = [
@@ -63,10 +64,6 @@ Status = Literal["caught", "escaped", "error", "passed", "failed"]
 
 # pytest's short summary lines under -q: "FAILED path::test[id] - message" / "ERROR path::test - message".
 _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)")
-
-
-class MutationError(ValueError):
-    """A bad argument (unknown API or defect name, missing suites directory); the message says which."""
 
 
 @dataclass(frozen=True)

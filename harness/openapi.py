@@ -35,6 +35,7 @@ from openapi_schema_validator import OAS31Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from harness.errors import OpenAPIError, SchemaMismatch
 from harness.paths import fixtures_dir
 
 __all__ = [
@@ -62,18 +63,6 @@ __all__ = [
 API_NAMES: tuple[str, ...] = ("bettercharge", "betterpayment")
 HTTP_METHODS: tuple[str, ...] = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 Part = Literal["schema", "request", "response", "headers"]
-
-
-class OpenAPIError(ValueError):
-    """A document, operation, status, component or example that does not exist or cannot be read."""
-
-
-class SchemaMismatch(ValueError):
-    """An instance that does not match its schema; `problems` lists each one as "<where>: <what>"."""
-
-    def __init__(self, what: str, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"{what} does not match the contract: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

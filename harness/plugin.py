@@ -6,7 +6,8 @@ the simulator's control interface, and it turns each test's outcome into require
 - `@pytest.mark.requirement("BC-CARD-01", ...)` names the catalog requirements a test proves; an unknown id
   is a collection error, so a renamed catalog row cannot silently orphan a test.
 - `@pytest.mark.simulator_only` tests need the control interface; on a sandbox they are skipped as
-  "not verifiable on this target", never counted as passed.
+  "not verifiable on this target", never counted as passed. A fixture or test that finds the target cannot
+  verify it calls `not_verifiable(reason)`: the skip is typed, so the outcome never depends on the wording.
 - a failing test whose requirements are all advisory is reported as xfailed ("advisory"), not failed;
 - a failure caused by the clients' InfrastructureError (sandbox 5xx, 429, timeouts after retries) is
   classified as infrastructure, not contract.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -28,6 +29,15 @@ from harness.config import ConfigError, Settings, load_settings
 
 NOT_VERIFIABLE = "not verifiable on this target: needs the simulator's control interface"
 ADVISORY = "advisory requirement not met"
+
+
+class NotVerifiable(pytest.skip.Exception):  # type: ignore[name-defined]
+    """A skip because this target cannot verify the test; reported as not verifiable, never as passed."""
+
+
+def not_verifiable(reason: str = NOT_VERIFIABLE) -> NoReturn:
+    """Skip the running test as not verifiable on this target, saying why in `reason`."""
+    raise NotVerifiable(reason)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,6 +88,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(NotVerifiable):
+        report.user_properties.append(("not_verifiable", True))
+        if isinstance(report.longrepr, tuple):  # shown as "Skipped: <reason>" like any skip, not by class name
+            path, lineno, _ = report.longrepr
+            report.longrepr = (path, lineno, f"Skipped: {call.excinfo.value.args[0]}")
     if report.when != "call" and not (report.when == "setup" and report.failed):
         return report
     if item.get_closest_marker("requirement") is None:
@@ -116,7 +131,7 @@ class _Collector:
                 rec["message"] = str(report.wasxfail)
             elif report.skipped:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-                rec["outcome"] = "not_verifiable" if NOT_VERIFIABLE in reason else "skipped"
+                rec["outcome"] = "not_verifiable" if props.get("not_verifiable") else "skipped"
                 rec["message"] = reason.removeprefix("Skipped: ")
             elif report.failed:
                 rec["outcome"] = "failed" if report.when == "call" else "error"
@@ -191,10 +206,10 @@ def paycert_target(paycert_settings: Settings) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def _paycert_control_http(paycert_target: Target) -> Iterator[Any]:
     """One connection for the per-test resets: a new httpx client per test costs a CA-store load each time."""
-    import httpx
+    from harness.simulator_control import SimulatorControl
 
-    with httpx.Client(base_url=paycert_target.simulator_url or "http://127.0.0.1", timeout=10) as http:
-        yield http
+    with SimulatorControl(paycert_target.simulator_url or "http://127.0.0.1") as control:
+        yield control
 
 
 @pytest.fixture(autouse=True)
@@ -206,9 +221,9 @@ def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
     if "paycert_target" in request.fixturenames:
         target: Target = request.getfixturevalue("paycert_target")
         if target.embedded:
-            request.getfixturevalue("_paycert_control_http").post("/_simulator/reset").raise_for_status()
+            request.getfixturevalue("_paycert_control_http").reset()
         if request.node.get_closest_marker("simulator_only") and not target.is_simulator:
-            pytest.skip(NOT_VERIFIABLE)
+            not_verifiable()
     yield
 
 
@@ -240,7 +255,7 @@ def _paycert_evidence_case(request: pytest.FixtureRequest) -> Iterator[None]:
 def simulator_control(paycert_target: Target) -> Iterator[Any]:
     """The simulator's control interface; a test asking for it is only verifiable on a simulator."""
     if not paycert_target.is_simulator:
-        pytest.skip(NOT_VERIFIABLE)
+        not_verifiable()
     from harness.simulator_control import SimulatorControl
 
     control = SimulatorControl(paycert_target.simulator_url or "")

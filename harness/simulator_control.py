@@ -1,14 +1,21 @@
-"""A client for the simulator's control interface (/_simulator/...), used by simulator-only suite tests.
+"""The one client of the simulator's control interface (/_simulator/...), for the plugin and simulator-only tests.
 
 It talks HTTP like any client, so the suites never import the simulator and work the same against an
-embedded simulator or one started separately with `paycert simulate`.
+embedded simulator or one started separately with `paycert simulate`. Every control path the harness uses is
+written here once; the routes themselves are in harness/simulator/control.py and harness/simulator/<api>/control.py.
+A refused call or an unreachable simulator raises ControlError naming the path, never a bare httpx exception.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
+
+from harness.errors import ControlError
+
+PREFIX = "/_simulator"
 
 
 class SimulatorControl:
@@ -18,49 +25,64 @@ class SimulatorControl:
     def close(self) -> None:
         self._http.close()
 
-    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self._http.post(path, json=body or {})
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = PREFIX + path
+        try:
+            response = self._http.request(method, url, json=body if method in ("POST", "PATCH") else None)
+        except httpx.HTTPError as exc:
+            raise ControlError(f"simulator control {method} {url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
-            raise RuntimeError(f"simulator control {path} answered {response.status_code}: {response.text[:300]}")
+            raise ControlError(f"simulator control {method} {url} answered {response.status_code}: "
+                               f"{response.text[:300]}")
         return response.json() if response.content else {}
 
-    def _get(self, path: str) -> Any:
-        response = self._http.get(path)
-        response.raise_for_status()
-        return response.json()
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._call("POST", path, body or {})
 
     # shared
     def reset(self) -> None:
-        self._post("/_simulator/reset")
+        """Empty the simulator's state (payments, transactions, idempotency keys, faults); defects switched on stay."""
+        self._post("/reset")
 
     def advance(self, seconds: float) -> None:
         """Move the simulator clock forward (idempotency retention, rate windows, validity, postback retries)."""
-        self._post("/_simulator/clock", {"advance_seconds": seconds})
+        self._post("/clock", {"advance_seconds": seconds})
 
     def now(self) -> float:
-        return float(self._get("/_simulator/clock")["now"])
-
-    def enable_defects(self, *names: str) -> None:
-        self._post("/_simulator/defects", {"enable": list(names)})
+        return float(self._call("GET", "/clock")["now"])
 
     # BetterCharge
     def bc_fault(self, kind: str, count: int = 1, **extra: Any) -> None:
-        self._post("/_simulator/bettercharge/faults", {"kind": kind, "count": count, **extra})
+        self._post("/bettercharge/faults", {"kind": kind, "count": count, **extra})
 
     def bc_clear_faults(self) -> None:
-        self._http.delete("/_simulator/bettercharge/faults").raise_for_status()
+        self._call("DELETE", "/bettercharge/faults")
 
     def bc_toggles(self, **toggles: bool) -> None:
-        self._post("/_simulator/bettercharge/toggles", toggles)
+        self._post("/bettercharge/toggles", toggles)
 
     def bc_latency(self, psp_seconds: float) -> None:
-        self._post("/_simulator/bettercharge/latency", {"psp_seconds": psp_seconds})
+        self._post("/bettercharge/latency", {"psp_seconds": psp_seconds})
 
     def bc_force_state(self, bc_id: str, state: str) -> None:
-        self._post(f"/_simulator/bettercharge/payments/{bc_id}/state", {"state": state})
+        self._post(f"/bettercharge/payments/{bc_id}/state", {"state": state})
 
     # Better Payment
     def bp_postbacks(self) -> list[dict[str, Any]]:
         """The simulator's postback delivery log (every attempt)."""
-        data = self._get("/_simulator/betterpayment/postbacks")
+        data = self._call("GET", "/betterpayment/postbacks")
         return list(data if isinstance(data, list) else data.get("deliveries", []))
+
+    def bp_transaction(self, transaction_id: str) -> dict[str, Any]:
+        """The simulator's stored view of one transaction (card masked, as it keeps it)."""
+        return dict(self._call("GET", f"/betterpayment/transactions/{transaction_id}"))
+
+    def bp_force_status(self, transaction_id: str, status_code: int) -> dict[str, Any]:
+        """Set a status the API cannot reach by itself (debt collection, chargeback)."""
+        return dict(self._post(f"/betterpayment/transactions/{transaction_id}/status", {"status_code": status_code}))

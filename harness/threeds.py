@@ -22,13 +22,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from harness.errors import ThreeDSError
+
 __all__ = ["Form", "Landing", "ThreeDSError", "complete_customer_step", "parse_forms"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class ThreeDSError(RuntimeError):
-    """The customer step could not be completed; the message says which page and why."""
 
 
 @dataclass

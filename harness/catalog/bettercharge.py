@@ -5,12 +5,11 @@ Transitions get their ids here (BC-TX-<from>-<operation>-<amount>) so the YAML s
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight
+from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, lookup
 
 
 class Hosts(Entry):
@@ -178,8 +177,6 @@ class Rule(Sourced):
 
 
 class BetterChargeCatalog(Entry):
-    model_config = Entry.model_config | {"ignored_types": (cached_property,)}
-
     api: Literal["bettercharge"]
     title: str
     version: str
@@ -228,27 +225,27 @@ class BetterChargeCatalog(Entry):
         return self
 
     def error(self, error_id: str) -> ErrorRow:
-        return next(e for e in self.errors if e.id == error_id)
+        return lookup(self.errors, "bettercharge.yaml errors", id=error_id)
 
     def operation(self, name: str) -> Operation:
-        return next(o for o in self.operations if o.name == name)
+        return lookup(self.operations, "bettercharge.yaml operations", name=name)
 
     def card(self, card_id: str) -> Card:
-        return next(c for c in self.cards if c.id == card_id)
+        return lookup(self.cards, "bettercharge.yaml cards", id=card_id)
 
     def email(self, email_id: str) -> Email:
-        return next(e for e in self.emails if e.id == email_id)
+        return lookup(self.emails, "bettercharge.yaml emails", id=email_id)
 
     def state(self, name: str) -> State:
-        return next(s for s in self.states if s.name == name)
+        return lookup(self.states, "bettercharge.yaml states", name=name)
 
     @property
     def approving_card(self) -> Card:
-        return next(c for c in self.cards if c.outcome == "approve")
+        return lookup(self.cards, "bettercharge.yaml cards", outcome="approve")
 
     @property
     def declining_card(self) -> Card:
-        return next(c for c in self.cards if c.outcome == "decline")
+        return lookup(self.cards, "bettercharge.yaml cards", outcome="decline")
 
     @property
     def requirements(self) -> list[Requirement]:

@@ -8,12 +8,11 @@ not halfway through a certification run. Per-payment-type requirements get their
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight
+from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, lookup
 
 FieldType = Literal[
     "string", "amount", "decimal", "currency", "url", "date", "pan", "cvv", "month", "year", "flag", "country",
@@ -100,7 +99,7 @@ class FieldBlock(Sourced):
     pairs: list[list[str]] = Field(default_factory=list)
 
     def field(self, name: str) -> FieldSpec:
-        return next(f for f in self.fields if f.name == name)
+        return lookup(self.fields, "betterpayment.yaml fields", name=name)
 
     @property
     def names(self) -> list[str]:
@@ -299,8 +298,6 @@ class Rule(Sourced):
 
 
 class BetterPaymentCatalog(Entry):
-    model_config = Entry.model_config | {"ignored_types": (cached_property,)}
-
     api: Literal["betterpayment"]
     title: str
     seed: str
@@ -367,31 +364,31 @@ class BetterPaymentCatalog(Entry):
     # --- look-ups -------------------------------------------------------------------------------------------
 
     def error(self, error_id: str) -> ErrorCode:
-        return next(e for e in self.error_codes if e.id == error_id)
+        return lookup(self.error_codes, "betterpayment.yaml error_codes", id=error_id)
 
     def error_by_name(self, name: str) -> ErrorCode:
-        return next(e for e in self.error_codes if e.name == name)
+        return lookup(self.error_codes, "betterpayment.yaml error_codes", name=name)
 
     def operation(self, name: str) -> Operation:
-        return next(o for o in self.operations if o.name == name)
+        return lookup(self.operations, "betterpayment.yaml operations", name=name)
 
     def status(self, code: int) -> Status:
-        return next(s for s in self.statuses if s.code == code)
+        return lookup(self.statuses, "betterpayment.yaml statuses", code=code)
 
     def status_named(self, name: str) -> Status:
-        return next(s for s in self.statuses if s.name == name)
+        return lookup(self.statuses, "betterpayment.yaml statuses", name=name)
 
     def payment_type(self, name: str) -> PaymentType | None:
         return next((p for p in self.payment_types if p.name == name), None)
 
     def refund_status(self, name: str) -> RefundStatus:
-        return next(s for s in self.refund_statuses if s.name == name)
+        return lookup(self.refund_statuses, "betterpayment.yaml refund_statuses", name=name)
 
     def client_action(self, name: str) -> ClientAction:
-        return next(a for a in self.client_actions if a.name == name)
+        return lookup(self.client_actions, "betterpayment.yaml client_actions", name=name)
 
     def rule(self, rule_id: str) -> Rule:
-        return next(r for r in self.rules if r.id == rule_id)
+        return lookup(self.rules, "betterpayment.yaml rules", id=rule_id)
 
     def required_fields(self, payment_type: str) -> list[str]:
         """Fields a request of this type must carry (sorted), from its required blocks and also_required."""

@@ -6,13 +6,15 @@ prove it, so its id must be stable across catalog edits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.errors import CatalogError
 from harness.paths import fixtures_dir
 
 
@@ -51,8 +53,21 @@ class Requirement(Entry):
     simulator_only: bool = False
 
 
-class CatalogError(ValueError):
-    """A catalog file that cannot be read or does not match its model; the message names file and field."""
+T = TypeVar("T")
+
+
+def lookup(items: Iterable[T], where: str, **key: object) -> T:
+    """The first of `items` whose attribute equals the one keyword given (`lookup(cat.cards, ..., id="x")`).
+
+    A miss raises CatalogError "catalog <where> has no entry with <attr> <value>". Why not next(): a bare
+    StopIteration inside a generator or a parametrize expression ends the iteration silently, so a typo in an
+    id would vanish instead of failing.
+    """
+    ((attr, value),) = key.items()
+    for item in items:
+        if getattr(item, attr) == value:
+            return item
+    raise CatalogError(f"catalog {where} has no entry with {attr} {value!r}")
 
 
 def load_yaml(name: str) -> dict[str, Any]:

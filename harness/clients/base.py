@@ -34,7 +34,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from harness.clients.budget import BudgetTimeout, RequestBudget
+from harness.clients.budget import RequestBudget
+from harness.errors import BudgetTimeout, ClientError, InfrastructureError
 from harness.evidence import EXTENSION_KEY, RecordingTransport
 
 __all__ = [
@@ -68,34 +69,6 @@ class Omit(enum.Enum):
 OMIT: Final = Omit.OMIT
 #: None: generate a v4 UUID for this operation; a string: use it; OMIT: send none.
 IdempotencyKey = str | Omit | None
-
-
-class ClientError(Exception):
-    """Base of the exceptions raised by the client layer."""
-
-
-class InfrastructureError(ClientError):
-    """The operation could not complete for reasons outside the contract: retries exhausted on 429/5xx,
-    a transport error, or no request budget left. The report counts these apart from contract failures.
-
-    `response` is the last response (None after a transport error), `exception` the last exception (None when
-    the last attempt got a response).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        attempts: int,
-        response: httpx.Response | None = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.operation = operation
-        self.attempts = attempts
-        self.response = response
-        self.exception = exception
 
 
 def _uniform() -> float:

@@ -28,15 +28,13 @@ from typing import Final
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from harness.errors import BudgetTimeout
+
 __all__ = ["BUDGET_DIR_ENV", "BudgetTimeout", "RequestBudget", "default_budget_dir"]
 
 _log = logging.getLogger(__name__)
 
 BUDGET_DIR_ENV: Final = "PAYCERT_BUDGET_DIR"
-
-
-class BudgetTimeout(TimeoutError):
-    """No slot came free within `max_wait`; the client reports it as an infrastructure failure."""
 
 
 def default_budget_dir() -> Path:

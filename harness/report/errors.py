@@ -7,6 +7,6 @@ the CLI prints before exiting with code 2.
 
 from __future__ import annotations
 
+from harness.errors import ReportError
 
-class ReportError(ValueError):
-    """Bad input to the report layer; str() names the file, the entry and what is wrong."""
+__all__ = ["ReportError"]

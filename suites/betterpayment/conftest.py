@@ -22,7 +22,7 @@ import pytest
 from filelock import FileLock
 
 from harness.clients.betterpayment import BetterPaymentClient
-from harness.plugin import NOT_VERIFIABLE
+from harness.plugin import not_verifiable
 from harness.receiver import PostbackReceiver
 
 from .support import CAT, POSTBACK_NOT_VERIFIABLE, SEED_REQUEST, Urls
@@ -68,18 +68,16 @@ def urls(paycert_target: Any, postback_receiver: PostbackReceiver) -> Urls:
 def postbacks(urls: Urls, postback_receiver: PostbackReceiver) -> PostbackReceiver:
     """The receiver, answering 200 again; tests asking for it need postbacks to arrive."""
     if not urls.deliverable:
-        pytest.skip(POSTBACK_NOT_VERIFIABLE)
+        not_verifiable(POSTBACK_NOT_VERIFIABLE)
     postback_receiver.fail_next(0)
     return postback_receiver
 
 
 @pytest.fixture(scope="session")
-def client(paycert_target: Any) -> Iterator[BetterPaymentClient]:
-    """The merchant's client, built like the plugin's `betterpayment_client` but once per session: creating an
-    httpx client costs ~50 ms (its TLS context), which over ~800 tests is most of the run time."""
-    s = paycert_target.settings.betterpayment
-    with BetterPaymentClient(paycert_target.base_url("betterpayment"), s.api_key, s.api_password) as merchant:
-        yield merchant
+def client(betterpayment_client: BetterPaymentClient) -> BetterPaymentClient:
+    """The merchant's client: the plugin's session-wide `betterpayment_client` (one httpx client costs ~50 ms
+    for its TLS context, which over ~800 tests would be most of the run time)."""
+    return betterpayment_client
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +91,7 @@ def browser() -> Iterator[httpx.Client]:
 def other_client(paycert_target: Any) -> Iterator[BetterPaymentClient]:
     """A second merchant's client: the catalog's second simulator credential (simulator only)."""
     if not paycert_target.is_simulator:
-        pytest.skip(NOT_VERIFIABLE)
+        not_verifiable()
     sim = CAT.simulator
     with BetterPaymentClient(paycert_target.base_url("betterpayment"), sim.other_api_key,
                              sim.other_api_password) as other:
