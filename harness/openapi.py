@@ -35,6 +35,7 @@ from openapi_schema_validator import OAS31Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from harness.cards import luhn_valid
 from harness.errors import OpenAPIError, SchemaMismatch
 from harness.paths import fixtures_dir
 
@@ -52,7 +53,6 @@ __all__ = [
     "form_fields",
     "header_problems",
     "invalid_fields",
-    "luhn_valid",
     "problems",
     "schema_pointer",
     "sha256",
@@ -260,17 +260,6 @@ def _exact_multiple_of(validator: Validator, divisor: Any, instance: Any, schema
     quotient = Fraction(Decimal(str(instance))) / Fraction(Decimal(str(divisor)))
     if quotient.denominator != 1:
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn check digit test (ISO/IEC 7812) of a string of ASCII digits."""
-    if not digits.isascii() or not digits.isdigit():
-        return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
 
 
 def _format_checker() -> FormatChecker:

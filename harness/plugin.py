@@ -230,11 +230,11 @@ def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def paycert_evidence(pytestconfig: pytest.Config, paycert_settings: Settings) -> Iterator[Any]:
     """The process-wide evidence recorder; each case's HAR file goes to --paycert-evidence as it ends."""
-    from harness.catalog import bettercharge
+    from harness.catalog import known_pans
     from harness.evidence import EvidenceRecorder, set_active_recorder
 
     recorder = EvidenceRecorder(pytestconfig.getoption("--paycert-evidence"), secrets=paycert_settings.secrets,
-                                known_pans=[c.pan for c in bettercharge().cards])
+                                known_pans=known_pans())
     previous = set_active_recorder(recorder)
     yield recorder
     set_active_recorder(previous)

@@ -4,7 +4,7 @@ Why one module: the evidence recorder masks with these functions and the leak au
 the two can never disagree about what a leak looks like. Everything here is a pure function of its arguments
 (no I/O, no global state), which keeps it easy to test and safe to call from any layer.
 
-Rules (PCI DSS; design.md "Evidence and clients"):
+Rules (PCI DSS; Luhn and the mask itself are in harness/cards.py):
 
 - A PAN is shown as its first six and last four digits, the middle replaced by ``*`` (``424242******4242``).
 - Free text: any Luhn-valid run of 13-19 digits that is not part of a longer digit run is a PAN. So are the
@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
+from harness.cards import PAN_MAX_DIGITS, PAN_MIN_DIGITS, luhn_valid, mask_pan
+
 __all__ = [
     "REDACTED",
     "SENSITIVE_HEADERS",
     "Leak",
     "find_leaks",
     "find_pans",
-    "luhn_valid",
-    "mask_pan",
     "redact_body",
     "redact_form",
     "redact_headers",
@@ -48,8 +48,6 @@ __all__ = [
 ]
 
 REDACTED: Final = "[REDACTED]"
-PAN_MIN_DIGITS: Final = 13
-PAN_MAX_DIGITS: Final = 19
 
 #: Header names (lower case) whose values are credentials and are always replaced.
 SENSITIVE_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie", "set-cookie"})
@@ -121,39 +119,6 @@ def _digits(value: str) -> str:
 
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def luhn_valid(digits: str) -> bool:
-    """True when `digits` (ASCII digits only) passes the Luhn check; anything else is False, not an error."""
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def mask_pan(pan: str) -> str:
-    """First six, one `*` per hidden digit, last four; spaces and hyphens between digits are dropped.
-
-    Raises ValueError for anything that is not 13-19 digits. The message gives the length, never the value,
-    so the error itself cannot leak a card number.
-    """
-    if not isinstance(pan, str) or re.fullmatch(r"[0-9][0-9 -]*[0-9]", pan) is None:
-        raise ValueError(
-            f"mask_pan expects a string of {PAN_MIN_DIGITS}-{PAN_MAX_DIGITS} digits "
-            "(spaces and hyphens allowed), "
-            f"got {type(pan).__name__} of length {len(pan) if isinstance(pan, str) else 'n/a'}"
-        )
-    digits = _digits(pan)
-    if not PAN_MIN_DIGITS <= len(digits) <= PAN_MAX_DIGITS:
-        raise ValueError(f"mask_pan expects {PAN_MIN_DIGITS}-{PAN_MAX_DIGITS} digits, got {len(digits)} digit(s)")
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
 def find_pans(text: str) -> list[tuple[int, str]]:

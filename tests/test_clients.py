@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 import harness.clients
+from harness.cards import luhn_valid
 from harness.catalog import bettercharge, betterpayment
 from harness.clients import (
     OMIT,
@@ -36,7 +37,6 @@ from harness.clients import (
     rate_limit_budget,
 )
 from harness.evidence import EvidenceRecorder, use_recorder
-from harness.redaction import luhn_valid
 
 BASE = "http://api.test"
 API_KEY = "bc-test-key-1234"

@@ -14,6 +14,7 @@ import httpx
 import jsonschema
 import pytest
 
+from harness.cards import luhn_valid, mask_pan
 from harness.catalog import bettercharge
 from harness.evidence import (
     INDEX_FILENAME,
@@ -26,7 +27,7 @@ from harness.evidence import (
     set_active_recorder,
     use_recorder,
 )
-from harness.redaction import REDACTED, luhn_valid, mask_pan
+from harness.redaction import REDACTED
 
 API_KEY = "bc-key-0123456789"
 PASSWORD = "p@55w0rd-evidence"

@@ -24,8 +24,8 @@ from test_report_support import (
     run_info,
 )
 
+from harness.cards import luhn_valid
 from harness.catalog import bettercharge
-from harness.redaction import luhn_valid
 from harness.report import leak_audit
 from harness.report.certify import judge_and_write
 from harness.report.html import render_html

@@ -11,13 +11,12 @@ import json
 
 import pytest
 
+from harness.cards import luhn_valid, mask_pan
 from harness.catalog import bettercharge
 from harness.redaction import (
     REDACTED,
     find_leaks,
     find_pans,
-    luhn_valid,
-    mask_pan,
     redact_body,
     redact_form,
     redact_headers,

@@ -34,6 +34,7 @@ __all__ = [
     "all_requirements",
     "bettercharge",
     "betterpayment",
+    "known_pans",
 ]
 
 
@@ -55,6 +56,16 @@ def bettercharge() -> BetterChargeCatalog:
 @cache
 def betterpayment() -> BetterPaymentCatalog:
     return _load("betterpayment.yaml", BetterPaymentCatalog)
+
+
+@cache
+def known_pans() -> tuple[str, ...]:
+    """Every card number the catalogs document (BetterCharge's test cards, the Better Payment seed's example).
+
+    Evidence, reports and the leak audit mask these even where Luhn would not flag them: one documented
+    BetterCharge test card fails Luhn on purpose.
+    """
+    return (*(c.pan for c in bettercharge().cards), betterpayment().seed_card_pan)
 
 
 def all_requirements() -> list[Requirement]:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from harness.cards import mask_digits
 from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, lookup
 
 
@@ -60,7 +61,7 @@ class Card(Sourced):
 
     @property
     def masked(self) -> str:
-        return f"{self.pan[:6]}{'*' * (len(self.pan) - 10)}{self.pan[-4:]}"
+        return mask_digits(self.pan)
 
     @property
     def bin(self) -> str:

@@ -32,7 +32,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from harness.redaction import find_leaks, mask_pan
+from harness.cards import mask_pan
+from harness.redaction import find_leaks
 
 RULES: Final[tuple[str, ...]] = (
     "Hits: Luhn-valid 13-19 digit runs, catalog test card numbers, configured secrets (also URL-encoded or "

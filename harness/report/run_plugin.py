@@ -20,7 +20,6 @@ import contextlib
 import json
 import threading
 from collections.abc import Generator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,6 @@ import pytest
 from harness.redaction import redact_text
 
 _HISTORY_PARAM = "pytest case id"
-
-
-@cache
-def _known_pans() -> tuple[str, ...]:
-    from harness.catalog import bettercharge
-
-    return tuple(c.pan for c in bettercharge().cards)
 
 
 def _secrets(config: pytest.Config) -> tuple[str, ...]:
@@ -54,7 +46,9 @@ def _secrets(config: pytest.Config) -> tuple[str, ...]:
 
 
 def _redact(config: pytest.Config, text: str) -> str:
-    return redact_text(text, _secrets(config), known_pans=_known_pans())
+    from harness.catalog import known_pans
+
+    return redact_text(text, _secrets(config), known_pans=known_pans())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

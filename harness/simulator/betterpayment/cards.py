@@ -1,4 +1,4 @@
-"""Card numbers: Luhn, brand from the BIN (catalog ranges) and masking.
+"""Card numbers: the brand from the BIN (catalog ranges); Luhn and masking are harness/cards.py's.
 
 The simulator keeps only the masked form (first six, last four), the brand and the expiry; the PAN lives in
 a request's memory and is dropped with it. The CVV is never stored.
@@ -7,16 +7,6 @@ a request's memory and is dropped with it. The CVV is never stored.
 from __future__ import annotations
 
 from harness.catalog.betterpayment import CardBrand
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def _matches(pan: str, prefix: str) -> int:
@@ -36,8 +26,3 @@ def brand_of(pan: str, brands: list[CardBrand]) -> str:
             if n > best_len:
                 best, best_len = b.brand, n
     return best
-
-
-def mask(pan: str) -> str:
-    """First six and last four, the rest '*' (PCI DSS display rule)."""
-    return pan[:6] + "*" * max(len(pan) - 10, 0) + pan[-4:]

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from harness.cards import luhn_valid, mask_digits
 from harness.postback_signing import (
     CHECKSUM_FIELD,
     SIGNATURE_HEADER,
@@ -32,7 +33,6 @@ from harness.postback_signing import (
     signature_conventional,
 )
 from harness.simulator.betterpayment import defects
-from harness.simulator.betterpayment.cards import luhn_ok, mask
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.money import as_text
 from harness.simulator.betterpayment.transactions import Transaction
@@ -110,9 +110,9 @@ def masked_fields(body: str) -> dict[str, str]:
         if k.lower() in _SECRET_FIELDS:
             out[k] = "[REDACTED]"
         elif k.lower() in _CARD_FIELDS:
-            out[k] = mask(v) if len(v) >= 10 else "[REDACTED]"
+            out[k] = mask_digits(v) if len(v) >= 10 else "[REDACTED]"
         else:
-            out[k] = _DIGITS.sub(lambda m: mask(m.group()) if luhn_ok(m.group()) else m.group(), v)
+            out[k] = _DIGITS.sub(lambda m: mask_digits(m.group()) if luhn_valid(m.group()) else m.group(), v)
     return out
 
 

@@ -16,9 +16,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.cards import luhn_valid
 from harness.catalog.betterpayment import BLOCK_NAMES, FieldBlock, FieldSpec, PaymentType
 from harness.simulator.betterpayment import defects
-from harness.simulator.betterpayment.cards import luhn_ok
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.errors import BPError
 from harness.simulator.betterpayment.money import parse_cents
@@ -108,7 +108,7 @@ def value_ok(spec: FieldSpec, value: object, *, allow_zero_amount: bool = False)
         except ValueError:
             return False
     if t == "pan":
-        return luhn_ok(value)
+        return luhn_valid(value)
     if t == "month":
         return 1 <= int(value) <= 12
     if t == "email":
