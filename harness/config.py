@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from harness.errors import ConfigError
+from harness.paths import APIS
 
 Target = Literal["simulator", "sandbox"]
 TARGETS: tuple[Target, ...] = ("simulator", "sandbox")
-APIS = ("betterpayment", "bettercharge")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from filelock import FileLock
 
+from harness import __version__
 from harness.redaction import redact_body, redact_headers, redact_text
 
 __all__ = [
@@ -62,7 +63,7 @@ INDEX_FILENAME: Final = "index.json"
 INDEX_FORMAT: Final = "paycert-evidence-index/1"
 #: Key in ``httpx.Request.extensions`` under which a client passes {"operation": str, "attempt": int}.
 EXTENSION_KEY: Final = "paycert"
-_CREATOR: Final = {"name": "paycert", "version": "0.1.0"}
+_CREATOR: Final = {"name": "paycert", "version": __version__}
 _DEFAULT_MAX_BODY: Final = 256 * 1024
 
 _CURRENT_CASE: ContextVar[str | None] = ContextVar("paycert_evidence_case", default=None)

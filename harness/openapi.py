@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
 import yaml
 from jsonschema import FormatChecker, validators
@@ -37,7 +37,7 @@ from referencing.jsonschema import DRAFT202012
 
 from harness.cards import luhn_valid
 from harness.errors import OpenAPIError, SchemaMismatch
-from harness.paths import fixtures_dir
+from harness.paths import APIS, fixtures_dir
 
 __all__ = [
     "API_NAMES",
@@ -46,6 +46,7 @@ __all__ = [
     "OpenAPIError",
     "SchemaMismatch",
     "SchemaTarget",
+    "deref",
     "document",
     "document_path",
     "examples",
@@ -53,14 +54,18 @@ __all__ = [
     "form_fields",
     "header_problems",
     "invalid_fields",
+    "merged_schema",
+    "node_at",
     "problems",
+    "schema_parts",
     "schema_pointer",
     "sha256",
     "validate",
     "validate_headers",
 ]
 
-API_NAMES: tuple[str, ...] = ("bettercharge", "betterpayment")
+#: The APIs with an OpenAPI document: all of them (harness.paths.APIS).
+API_NAMES: Final = APIS
 HTTP_METHODS: tuple[str, ...] = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 Part = Literal["schema", "request", "response", "headers"]
 
@@ -161,23 +166,74 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+def node_at(api: str, pointer: str) -> Any:
+    """The node at a JSON pointer inside the document ("/components/schemas/Amount"; "#/..." refs too).
+
+    OpenAPIError when the pointer leads nowhere.
+    """
+    node: Any = document(api)
+    path = pointer.removeprefix("#").removeprefix("/")
+    for raw in path.split("/") if path else ():
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        elif isinstance(node, dict) and token in node:
+            node = node[token]
+        else:
+            raise OpenAPIError(f"{api}: pointer {pointer!r} points nowhere")
+    return node
+
+
 def _resolve(api: str, node: Any, pointer: str) -> tuple[Any, str]:
     """Follow local `$ref`s of OpenAPI objects (responses, request bodies, headers) to their target."""
-    doc = document(api)
     seen: set[str] = set()
     while isinstance(node, dict) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]
         if not ref.startswith("#/") or ref in seen:
             raise OpenAPIError(f"{api}: cannot follow $ref {ref!r} at {pointer}")
         seen.add(ref)
-        node = doc
-        for token in ref[2:].split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, dict) or token not in node:
-                raise OpenAPIError(f"{api}: $ref {ref!r} points nowhere")
-            node = node[token]
+        try:
+            node = node_at(api, ref)
+        except OpenAPIError:
+            raise OpenAPIError(f"{api}: $ref {ref!r} points nowhere") from None
         pointer = ref[1:]
     return node, pointer
+
+
+def deref(api: str, node: Any) -> Any:
+    """`node` with its local `$ref` chain followed to the target (a node without `$ref` is itself)."""
+    return _resolve(api, node, "")[0]
+
+
+def schema_parts(api: str, schema: Any) -> list[Mapping[str, Any]]:
+    """A schema and every schema it pulls in through `$ref` and `allOf`, in that order: the constraints that
+    all apply to one instance. Cycles are followed once."""
+    parts: list[Mapping[str, Any]] = []
+
+    def walk(node: Any, seen: frozenset[str]) -> None:
+        if not isinstance(node, Mapping):
+            return
+        parts.append(node)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            walk(node_at(api, ref), seen | {ref})
+        for part in node.get("allOf") or []:
+            walk(part, seen)
+
+    walk(schema, frozenset())
+    return parts
+
+
+def merged_schema(api: str, schema: Any) -> dict[str, Any]:
+    """One schema with the keywords of its `$ref` target and `allOf` members merged in (its own win, then the
+    reference's, then allOf's in order); property schemas are left as they are. Enough for reading what a
+    field declares, not a validator: `validate` is that."""
+    merged: dict[str, Any] = {}
+    for part in schema_parts(api, schema):
+        for key, value in part.items():
+            if key not in ("$ref", "allOf"):
+                merged.setdefault(key, value)
+    return merged
 
 
 def _child(api: str, node: Any, pointer: str, key: str, what: str) -> tuple[Any, str]:
@@ -382,10 +438,7 @@ def form_fields(api: str, target: SchemaTarget, fields: Mapping[str, str]) -> di
     number; text that is not a valid number stays text, so the validation then reports it.
     """
     pointer = schema_pointer(api, target)
-    node: Any = document(api)
-    for token in pointer[1:].split("/"):
-        node = node[token.replace("~1", "/").replace("~0", "~")]
-    properties = _properties(api, node, pointer)
+    properties = _properties(api, node_at(api, pointer), pointer)
     typed: dict[str, Any] = {}
     for name, value in fields.items():
         sub = properties.get(name)

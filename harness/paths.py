@@ -1,4 +1,4 @@
-"""Where the data files live, in a source checkout and in an installed wheel alike.
+"""Where the data files live, in a source checkout and in an installed wheel alike; which APIs there are.
 
 The layout keeps `fixtures/` and `suites/` beside `harness/`; a wheel ships them as the packages
 `paycert_fixtures` and `paycert_suites`, so code asks here instead of guessing relative paths.
@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Final
+
+#: The two APIs under test, in the order runs and reports take them (the seeds' order). Each has
+#: fixtures/<api>/ (OpenAPI document, examples), fixtures/catalog/<api>.yaml and suites/<api>/.
+APIS: Final[tuple[str, ...]] = ("betterpayment", "bettercharge")
 
 _ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.paths import suites_dir
+from harness.paths import APIS, suites_dir
 
 MIN_CASES = 1000
-APIS = ("bettercharge", "betterpayment")
 
 
 @pytest.mark.timeout(1200)

@@ -34,12 +34,7 @@ def _operations(api: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 
 def _deref(api: str, node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = openapi.document(api)
-        for token in node["$ref"][2:].split("/"):
-            target = target[token.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
+    return dict(openapi.deref(api, node))
 
 
 def _parameter_names(api: str, path: str, op: dict[str, Any]) -> set[str]:
@@ -618,3 +613,30 @@ def test_schemathesis_generated_requests_pass_our_validator(api: str) -> None:
             _check_generated_bodies(api, operation, SchemaTarget(operation=raw["operationId"], part="request"))
             checked += 1
     assert checked
+
+
+def test_node_at_and_deref_follow_pointers_and_name_a_bad_one() -> None:
+    for api in openapi.API_NAMES:
+        schemas = openapi.document(api)["components"]["schemas"]
+        name = next(iter(schemas))
+        assert openapi.node_at(api, f"#/components/schemas/{name}") is schemas[name]
+        assert openapi.deref(api, {"$ref": f"#/components/schemas/{name}"}) is schemas[name]
+        with pytest.raises(OpenAPIError, match="points nowhere"):
+            openapi.node_at(api, "/components/schemas/NoSuchSchema")
+        with pytest.raises(OpenAPIError, match="cannot follow"):
+            openapi.deref(api, {"$ref": "other.yaml#/x"})
+
+
+def test_schema_parts_and_merged_schema_see_through_ref_and_all_of() -> None:
+    api = "bettercharge"
+    own = {"description": "own", "allOf": [{"type": "object", "description": "allOf"}],
+           "$ref": f"#/components/schemas/{next(iter(openapi.document(api)['components']['schemas']))}"}
+    parts = openapi.schema_parts(api, own)
+    assert parts[0] is own and parts[-1] == {"type": "object", "description": "allOf"} and len(parts) >= 3
+    merged = openapi.merged_schema(api, own)
+    assert merged["description"] == "own" and "$ref" not in merged and "allOf" not in merged
+    cyclic = {"$ref": "#/components/schemas/Loop"}
+    assert openapi.schema_parts(api, {"allOf": [{"type": "string"}]}) == [{"allOf": [{"type": "string"}]},
+                                                                          {"type": "string"}]
+    with pytest.raises(OpenAPIError):
+        openapi.schema_parts(api, cyclic)

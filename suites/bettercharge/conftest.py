@@ -74,20 +74,3 @@ def make_client(paycert_target: Any) -> Iterator[ClientFactory]:
     yield make
     for client in made:
         client.close()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "simulator_bug(reason): a known defect of our simulator; xfail (strict) on the simulator only")
-
-
-@pytest.fixture(autouse=True)
-def _known_simulator_bugs(request: pytest.FixtureRequest) -> None:
-    """A test marked simulator_bug is an expected failure on the simulator (strict: it must fail there, so a fix
-    is noticed) and a normal test on a sandbox, where the simulator's bug does not exist."""
-    mark = request.node.get_closest_marker("simulator_bug")
-    if mark is None or "paycert_target" not in request.fixturenames:
-        return
-    if request.getfixturevalue("paycert_target").is_simulator:
-        reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"simulator bug: {reason}"))

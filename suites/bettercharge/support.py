@@ -273,33 +273,14 @@ def request_fields(op_name: str, body: Any) -> list[str]:
 
 
 def request_schema(op_name: str) -> dict[str, Any]:
-    """The request body schema of an operation, every local $ref resolved (for generating invalid values)."""
+    """The request body schema of an operation, its $ref and allOf merged in (for generating invalid values)."""
     target = openapi.SchemaTarget(operation=operation_id(op_name), part="request")
-    pointer = openapi.schema_pointer(API, target)
-    return resolve(_at(pointer))
+    return resolve(openapi.node_at(API, openapi.schema_pointer(API, target)))
 
 
-def _at(pointer: str) -> Any:
-    node: Any = openapi.document(API)
-    for token in pointer.lstrip("/").split("/"):
-        node = node[token.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def resolve(schema: Any) -> Any:
-    """A schema with $ref and allOf merged in (enough for the request schemas of this document)."""
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            merged = dict(resolve(_at(schema["$ref"][1:])))
-            merged.update({k: v for k, v in schema.items() if k != "$ref"})
-            schema = merged
-        if "allOf" in schema:
-            merged = {k: v for k, v in schema.items() if k != "allOf"}
-            for part in schema["allOf"]:
-                for key, value in resolve(part).items():
-                    merged.setdefault(key, value)
-            schema = merged
-    return schema
+def resolve(schema: Any) -> dict[str, Any]:
+    """A schema of this document with its $ref and allOf merged in (harness.openapi.merged_schema)."""
+    return openapi.merged_schema(API, schema)
 
 
 # ---------------------------------------------------------------------------------------------------- merchants

@@ -173,15 +173,8 @@ def _get(body: dict[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
-#: Cases our simulator gets wrong, by label -> reason: xfail there (strict), normal tests against a sandbox.
-SIMULATOR_BUGS: dict[str, str] = {}
-
-
 def _case(m: Mutation) -> Any:
-    marks = [pytest.mark.requirement("BC-VALIDATION-ROBUST", ROWS[m.op].id)]
-    if m.label in SIMULATOR_BUGS:
-        marks.append(pytest.mark.simulator_bug(SIMULATOR_BUGS[m.label]))
-    return pytest.param(m, marks=marks, id=m.label)
+    return pytest.param(m, marks=[pytest.mark.requirement("BC-VALIDATION-ROBUST", ROWS[m.op].id)], id=m.label)
 
 
 CASES = [_case(m) for op in ("authorize", "capture", "refund", "void", "stop") for m in mutations(op)]

@@ -436,24 +436,9 @@ def header(delivery: Delivery, name: str) -> str | None:
     return next((v for k, v in delivery.headers.items() if k.lower() == name.lower()), None)
 
 
-def _deref(ref: str, doc: Mapping[str, Any]) -> Any:
-    node: Any = doc
-    for token in ref[2:].split("/"):
-        node = node[token.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def _parts(schema: Any, doc: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> list[Mapping[str, Any]]:
-    """A schema and everything it pulls in through $ref and allOf (the constraints that all apply)."""
-    if not isinstance(schema, Mapping):
-        return []
-    out: list[Mapping[str, Any]] = [schema]
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/") and ref not in seen:
-        out.extend(_parts(_deref(ref, doc), doc, seen | {ref}))
-    for part in schema.get("allOf", []):
-        out.extend(_parts(part, doc, seen))
-    return out
+def _parts(schema: Any, doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A schema and everything it pulls in through $ref and allOf (harness.openapi.schema_parts)."""
+    return openapi.schema_parts(API, schema)
 
 
 def _json_type(schema: Any, doc: Mapping[str, Any]) -> str | None:
