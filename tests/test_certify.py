@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from test_report_support import BC_API_KEY, bc_requirements, fake_suite, sim_settings
+from report_support import BC_API_KEY, bc_requirements, fake_suite, sim_settings
 
 from harness.catalog import bettercharge
 from harness.cli import main
@@ -62,6 +62,7 @@ def latest(workspace: Path) -> Path:
     return (workspace / "out" / "latest").resolve()
 
 
+@pytest.mark.slow
 def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert certify(workspace, monkeypatch, workers="2") == 0
@@ -116,6 +117,7 @@ def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Pat
     assert capsys.readouterr().out.startswith("VALID")
 
 
+@pytest.mark.slow
 def test_contract_and_infrastructure_failures(workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     code = certify(workspace, monkeypatch, behaviour={"fail": ["BC-CARD-03"], "infra": ["BC-CARD-04"]})
@@ -143,6 +145,7 @@ def test_contract_and_infrastructure_failures(workspace: Path, monkeypatch: pyte
     assert main(["report", "no-such-run", "--out", str(workspace / "out")]) == 2
 
 
+@pytest.mark.slow
 def test_sandbox_run_lists_not_verifiable_requirements_and_can_be_ready(workspace: Path,
                                                                         monkeypatch: pytest.MonkeyPatch,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,6 +165,7 @@ def test_sandbox_run_lists_not_verifiable_requirements_and_can_be_ready(workspac
     assert report["verdict"]["blocking"] == [verifiable]
 
 
+@pytest.mark.slow
 def test_requirement_without_test_fails_the_gate(workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     rate = bc_requirements("rate-limit")[0].id
@@ -172,6 +176,7 @@ def test_requirement_without_test_fails_the_gate(workspace: Path, monkeypatch: p
     assert f"untested (no test names them) (1): {rate}" in out
 
 
+@pytest.mark.slow
 def test_waivers_applied_stale_and_expired(workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     today = dt.datetime.now(dt.UTC).date()
@@ -191,6 +196,7 @@ def test_waivers_applied_stale_and_expired(workspace: Path, monkeypatch: pytest.
     assert report["run"]["waiver_file"]["sha256"] == file_sha256(waivers)
 
 
+@pytest.mark.slow
 def test_leak_in_an_artefact_fails_the_run_naming_file_and_position(workspace: Path,
                                                                     monkeypatch: pytest.MonkeyPatch,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,6 +212,7 @@ def test_leak_in_an_artefact_fails_the_run_naming_file_and_position(workspace: P
     assert bettercharge().cards[0].pan not in out
 
 
+@pytest.mark.slow
 def test_other_api_selected_deselects_every_test(workspace: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PAYCERT_FAKE_SUITE", "{}")

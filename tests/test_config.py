@@ -60,3 +60,17 @@ def test_missing_env_file_is_named(tmp_path: Path) -> None:
 def test_secrets_cover_every_credential() -> None:
     s = load_settings(environ={"BETTERPAYMENT_API_PASSWORD": "pw-123456", "BETTERCHARGE_API_KEY": "key-123456"})
     assert {"pw-123456", "key-123456"} <= set(s.secrets)
+
+
+def test_a_dot_env_in_the_working_directory_is_read_and_the_environment_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented default (README "Configuration"): ./.env, when no --env-file is given."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("BETTERCHARGE_API_KEY=from-dot-env\nBETTERCHARGE_PARTNER_ID=p-dot\n")
+    s = load_settings(environ={"BETTERCHARGE_PARTNER_ID": "p-env"})
+    assert (s.bettercharge.api_key, s.bettercharge.partner_id) == ("from-dot-env", "p-env")
+
+
+def test_the_tests_do_not_run_in_the_checkout() -> None:
+    """tests/conftest.py: no test sees the developer's own ./.env (that default is what the test above proves)."""
+    assert not Path(".env").exists() and Path.cwd() != Path(__file__).resolve().parents[1]

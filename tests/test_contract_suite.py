@@ -17,6 +17,9 @@ import pytest
 
 from harness.paths import APIS, suites_dir
 
+#: Every test here runs the suites in a child pytest (minutes, not seconds).
+pytestmark = pytest.mark.slow
+
 MIN_CASES = 1000
 
 

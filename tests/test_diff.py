@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_report_support import bc_requirements, make_report, passing
+from report_support import bc_requirements, make_report, passing
 
 from harness.cli import main
 from harness.report.diff import diff_reports

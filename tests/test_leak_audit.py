@@ -11,7 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from test_report_support import (
+from report_support import (
     BC_API_KEY,
     FINISHED,
     SECRETS,

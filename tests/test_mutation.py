@@ -60,6 +60,7 @@ def test_the_module_most_likely_to_catch_a_defect_runs_first() -> None:
     assert sorted(order) == sorted(p.name for p in (suites_dir() / "bettercharge").glob("test_*.py"))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_every_registered_defect_is_caught() -> None:
     result = run_mutations(workers=2)
@@ -72,6 +73,7 @@ def test_every_registered_defect_is_caught() -> None:
     assert result.score == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_removing_one_assertion_makes_its_defect_escape(tmp_path: Path) -> None:
     copy = tmp_path / "suites"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from test_report_support import bc_requirements, make_report, passing, rec, record_card_exchange
+from report_support import bc_requirements, make_report, passing, rec, record_card_exchange
 
 from harness.cli import main
 from harness.report.errors import ReportError

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from test_report_support import (
+from report_support import (
     BC_API_KEY,
     SECRETS,
     bc_requirements,

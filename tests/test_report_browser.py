@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_report_support import bc_requirements, make_report, passing, record_card_exchange
+from report_support import bc_requirements, make_report, passing, record_card_exchange
 
 from harness.report.html import render_html
 

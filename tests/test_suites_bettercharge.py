@@ -25,6 +25,9 @@ from suite_runs import one_per_area as _one_per_area
 
 from harness.catalog import bettercharge
 
+#: Every test here runs the suites in a child pytest (minutes, not seconds).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "suites/bettercharge"
 #: Other suites that prove BetterCharge requirements (the schema-driven contract suite names its own).

@@ -24,6 +24,9 @@ from suite_runs import one_per_area as _one_per_area
 
 from harness.catalog import betterpayment
 
+#: Every test here runs the suites in a child pytest (minutes, not seconds).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "suites/betterpayment"
 #: The generated contract checks of this API (BP-CONTRACT-* requirements) live in the contract suite.

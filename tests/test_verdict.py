@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from test_report_support import first, rec, records, reqs
+from report_support import first, rec, records, reqs
 
 from harness.catalog import Requirement
 from harness.report.errors import ReportError

@@ -1,0 +1,20 @@
+"""What every project test shares: it runs in an empty working directory.
+
+Why: paycert reads `.env` from the working directory and writes `reports/` there, so a test run from the
+checkout would see the developer's own `.env` (sandbox credentials, PAYCERT_TARGET=sandbox) and leave files
+behind. Every path a test needs is absolute (harness.paths, tmp_path); a test that means to use the working
+directory changes into its own tmp_path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
