@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from harness.cards import mask_digits
-from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, lookup
+from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
 
 
 class Hosts(Entry):
@@ -219,10 +219,7 @@ class BetterChargeCatalog(Entry):
         for name, s in self.situations.items():
             if s.state not in state_names:
                 raise ValueError(f"situation {name}: unknown state {s.state}")
-        ids = [r.id for r in self.requirements]
-        dupes = {i for i in ids if ids.count(i) > 1}
-        if dupes:
-            raise ValueError(f"duplicate requirement ids: {sorted(dupes)}")
+        check_unique_ids(self.requirements)
         return self
 
     def error(self, error_id: str) -> ErrorRow:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, lookup
+from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
 
 FieldType = Literal[
     "string", "amount", "decimal", "currency", "url", "date", "pan", "cvv", "month", "year", "flag", "country",
@@ -355,10 +355,7 @@ class BetterPaymentCatalog(Entry):
         for code in [*self.outcomes.success_status.values(), *self.outcomes.step_status.values()]:
             if code not in codes:
                 raise ValueError(f"outcomes: unknown status {code}")
-        ids = [r.id for r in self.requirements]
-        dupes = {i for i in ids if ids.count(i) > 1}
-        if dupes:
-            raise ValueError(f"duplicate requirement ids: {sorted(dupes)}")
+        check_unique_ids(self.requirements)
         return self
 
     # --- look-ups -------------------------------------------------------------------------------------------

@@ -56,6 +56,14 @@ class Requirement(Entry):
 T = TypeVar("T")
 
 
+def check_unique_ids(requirements: Iterable[Requirement]) -> None:
+    """ValueError (a validation error of the catalog model) naming every requirement id used twice."""
+    ids = [r.id for r in requirements]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ValueError(f"duplicate requirement ids: {sorted(dupes)}")
+
+
 def lookup(items: Iterable[T], where: str, **key: object) -> T:
     """The first of `items` whose attribute equals the one keyword given (`lookup(cat.cards, ..., id="x")`).
 
