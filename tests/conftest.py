@@ -18,3 +18,12 @@ def _empty_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path_factory.mktemp("cwd"))
         yield
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A skip that does not say why is refused at collection: whoever reads "skipped" must learn the reason."""
+    silent = [item.nodeid for item in items for mark in item.iter_markers()
+              if mark.name in ("skip", "skipif") and not str(mark.kwargs.get("reason", "")).strip()
+              and not (mark.name == "skip" and mark.args)]
+    if silent:
+        raise pytest.UsageError("skip marks without a reason:\n  " + "\n  ".join(sorted(set(silent))))

@@ -16,15 +16,13 @@ from harness.paths import fixtures_dir
 
 def _seed(pattern: str) -> tuple[Path | None, str]:
     """The seed file, from the `shared/seeds/` beside the checkout or beside any folder above it (a CI clone
-    has shared/ as a sibling; a git worktree under wt/ finds the one a level higher); and a skip reason."""
+    has shared/ as a sibling; a git worktree under wt/ finds the one a level higher); and the reason to skip
+    when there is none."""
     checkout = Path(__file__).resolve().parents[1]
     places = [parent / "shared" / "seeds" for parent in checkout.parents]
-    for place in places:
-        found = sorted(place.glob(pattern)) if place.is_dir() else []
-        if found:
-            return found[0], ""
-    return None, f"the seeds are not in a shared/seeds/ beside the checkout or above it (looked for {pattern} in " \
-                 f"{', '.join(str(p) for p in places)})"
+    found = [match for place in places if place.is_dir() for match in sorted(place.glob(pattern))]
+    where = ", ".join(str(p) for p in places)
+    return (found[0] if found else None), f"no seed {pattern} in a shared/seeds/ beside the checkout ({where})"
 
 
 BC_SEED, NO_BC_SEED = _seed("004_*.description.md")
