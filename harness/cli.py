@@ -122,15 +122,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 @_report_layer
 def _cmd_verify(args: argparse.Namespace) -> int:
     from harness.report.package import verify_package
-    from harness.report.signing import load_public_key
+    from harness.report.trust import trust_anchor
 
-    pinned = None
-    if args.public_key is not None:
-        try:
-            pinned = load_public_key(args.public_key.read_bytes(), str(args.public_key))
-        except OSError as exc:
-            raise UsageFailure(f"--public-key: cannot read {args.public_key}: {exc.strerror}") from None
-    result = verify_package(args.package, public_key=pinned, allow_expired=args.allow_expired)
+    trust = trust_anchor(args.public_key, args.trusted_keys)
+    result = verify_package(args.package, trust, allow_expired=args.allow_expired)
     console.print(result.message, markup=False, highlight=False, soft_wrap=True)
     return 0 if result.ok else 1
 
@@ -216,10 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where run ids are looked up (default ./reports)")
     p.set_defaults(run=_cmd_report)
 
-    p = sub.add_parser("verify", help="verify a signed certification package (exit 0 valid, 1 not)")
+    p = sub.add_parser(
+        "verify", help="verify a signed certification package (exit 0 valid, 1 not, 2 usage error)",
+        description="Valid only when intact AND signed by a key you chose to trust: --public-key, else the "
+        "allowed-signers file --trusted-keys / $PAYCERT_TRUSTED_KEYS / ~/.config/paycert/allowed_signers.")
     p.add_argument("package", type=Path, metavar="PACKAGE", help="the package zip")
-    p.add_argument("--public-key", type=Path, default=None, metavar="PEM",
-                   help="require the signature to be made by this key (e.g. <out>/.signing-key.pub.pem)")
+    p.add_argument("--public-key", type=Path, default=None, metavar="KEY",
+                   help="trust exactly this key: an OpenSSH .pub line (e.g. <out>/.signing-key.pub) or PEM")
+    p.add_argument("--trusted-keys", type=Path, default=None, metavar="FILE",
+                   help="an OpenSSH allowed-signers file of trusted keys (default: $PAYCERT_TRUSTED_KEYS, else "
+                   "~/.config/paycert/allowed_signers)")
     p.add_argument("--allow-expired", action="store_true", help="accept a package whose certificate has expired")
     p.set_defaults(run=_cmd_verify)
 
