@@ -270,7 +270,8 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: dict[s
     """Stream one member through sha256, reading at most one byte past its declared size."""
     name, declared = info.filename, entry["size"]
     if info.file_size != declared:
-        raise _Refused(f"{name} is {info.file_size} bytes in the zip but {declared} in the manifest")
+        raise _Refused(f"{name} was changed after signing ({info.file_size} bytes in the zip, {declared} in the "
+                       "manifest)")
     digest, size = hashlib.sha256(), 0
     with archive.open(info) as handle:
         while chunk := handle.read(min(_CHUNK, declared - size + 1)):
