@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import stat
 import subprocess
+import sys
 import tracemalloc
 import warnings
 import zipfile
@@ -459,3 +461,53 @@ def _write_signers(tmp: Path, signer: Signer) -> Path:
     path = tmp / "allowed_signers"
     path.write_text(f"{PRINCIPAL} {openssh_public(signer.public_key)}\n")
     return path
+
+
+# ---------------------------------------------------------------- README's commands, run as written
+
+def _readme_block(marker: str) -> str:
+    """The README's ```sh block that contains `marker`."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("\n", 1)[1] for b in readme.split("```sh")[1:]]
+    return next(b.split("```")[0] for b in blocks if marker in b)
+
+
+def _run_readme(block: str, package: Path, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    script = "set -e\n" + block.replace("PACKAGE.zip", str(package))
+    env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    env.pop("PAYCERT_TRUSTED_KEYS", None)
+    env.pop("XDG_CONFIG_HOME", None)
+    return subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@needs_ssh_keygen
+@pytest.mark.skipif(shutil.which("unzip") is None, reason="unzip is not installed here (README's first step)")
+def test_readme_standard_tool_commands_accept_genuine_and_refuse_forged(ctx: Ctx) -> None:
+    block = _readme_block("ssh-keygen -Y verify")
+    home = ctx.tmp / "home"
+    (home / ".config" / "paycert").mkdir(parents=True)
+    (home / ".config" / "paycert" / "allowed_signers").write_text(
+        f'{PRINCIPAL} namespaces="{NAMESPACE}" {openssh_public(ctx.trusted.public_key)}\n')
+    for name, package, accepted in (("genuine", ctx.genuine, True),
+                                    ("resigned", edited_and_resigned(ctx), False),
+                                    ("member-edited", edited_member_only(ctx), False)):
+        work = ctx.tmp / f"run-{name}"
+        work.mkdir()
+        result = _run_readme(block, package, home, work)
+        assert (result.returncode == 0) is accepted, (name, result.stdout, result.stderr)
+
+
+@pytest.mark.skipif(shutil.which("paycert", path=str(Path(sys.executable).parent)) is None,
+                    reason="the paycert script is not installed beside this interpreter")
+def test_readme_pinning_commands_work_as_written(ctx: Ctx) -> None:
+    block = _readme_block("--public-key acme.pub")
+    home, work = ctx.tmp / "home", ctx.tmp / "work"
+    home.mkdir()
+    work.mkdir()
+    (work / "acme.pub").write_text(openssh_public(ctx.trusted.public_key) + " paycert signing key\n")
+    result = _run_readme(block, ctx.genuine, home, work)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert result.stdout.count("VALID") == 2 and "trusted as acme-payments" in result.stdout, result.stdout
+    (work / "acme.pub").write_text(openssh_public(ctx.attacker.public_key) + "\n")
+    (home / ".config" / "paycert" / "allowed_signers").unlink()
+    assert _run_readme(block, ctx.genuine, home, work).returncode != 0
