@@ -48,7 +48,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line: its default prints the whole usage block before the reason."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        command = self.prog.partition(" ")[2]  # "paycert certify" -> "certify"
+        self.exit(2, f"paycert: {command + ': ' if command else ''}{message} (see {self.prog} --help)\n")
 
 
 def _port(text: str) -> int:

@@ -178,7 +178,7 @@ def test_bad_invocation_is_one_line_and_exit_2(case: str, clean_env: Path, busy_
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, (code, err)
-    assert lines[0].startswith("paycert") and names.lower() in lines[0].lower(), lines[0]
+    assert lines[0].startswith("paycert: ") and names.lower() in lines[0].lower(), lines[0]
     assert "unexpected error" not in lines[0] or case.endswith("not-utf8"), lines[0]
 
 
