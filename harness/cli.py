@@ -291,7 +291,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from harness.report.trust import trust_anchor
 
     if not args.package.is_file():
-        what = "is a directory, not a package zip" if args.package.is_dir() else "no such file"
+        what = ("is a directory, not a package zip" if args.package.is_dir() else
+                "is not a regular file" if args.package.exists() else "no such file")
         raise UsageFailure(f"verify: {args.package}: {what}")
     trust = trust_anchor(args.public_key, args.trusted_keys)
     result = verify_package(args.package, trust, allow_expired=args.allow_expired)

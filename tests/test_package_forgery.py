@@ -225,6 +225,26 @@ def duplicate_member(ctx: Ctx) -> Path:
     return _write(ctx.tmp / "f.zip", [*_members(ctx.genuine), ("report.json", _edited_report(ctx)["report.json"])])
 
 
+def unicode_twins(ctx: Ctx) -> Path:
+    """café composed and decomposed: two names in the zip, one file on macOS."""
+    return _write(ctx.tmp / "f.zip", [*_members(ctx.genuine), ("evidence/caf\u00e9.har", b"a"),
+                                      ("evidence/cafe\u0301.har", b"b")])
+
+
+def too_many_entries(ctx: Ctx) -> Path:
+    """A small zip whose directory lists 200,000 entries (each one an object, were zipfile to parse them)."""
+    dest = _write(ctx.tmp / "f.zip", _members(ctx.genuine))
+    data = bytearray(dest.read_bytes())
+    at = data.rindex(b"PK\x05\x06")
+    data[at + 8: at + 12] = (0xFFFF).to_bytes(2, "little") * 2  # entries on this disk, entries in all
+    locator = (b"PK\x06\x07" + (0).to_bytes(4, "little") + at.to_bytes(8, "little")
+               + (1).to_bytes(4, "little"))
+    record = (b"PK\x06\x06" + (44).to_bytes(8, "little") + (45).to_bytes(2, "little") * 2 + bytes(8)
+              + (200_000).to_bytes(8, "little") * 2 + bytes(16))
+    dest.write_bytes(bytes(data[:at]) + record + locator + bytes(data[at:]))
+    return dest
+
+
 def symlink_member(ctx: Ctx) -> Path:
     return _write(ctx.tmp / "f.zip", [*_members(ctx.genuine), _link("evidence/passwd", b"/etc/passwd")])
 
@@ -313,6 +333,8 @@ FORGERIES: dict[str, Forgery] = {
     "dotdot-in-a-trusted-manifest": Forgery(dotdot_in_a_trusted_manifest, "the manifest lists '../../evil.sh'", None),
     "duplicate-member": Forgery(duplicate_member, "holds 'report.json' more than once", None),
     "case-colliding-member": Forgery(_added("REPORT.json", b"{}"), "differ only in case", None),
+    "unicode-form-colliding-members": Forgery(unicode_twins, "differ only in case or Unicode form", None),
+    "too-many-entries": Forgery(too_many_entries, "entries, more than the 100000", None),
     "symlink-member": Forgery(symlink_member, "is a symbolic link", None),
     "listed-member-turned-symlink": Forgery(listed_member_turned_symlink, "'report.html' is a symbolic link", None),
     "directory-entry": Forgery(directory_entry, "is a directory entry", None),

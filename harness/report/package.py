@@ -24,6 +24,8 @@ import datetime as dt
 import hashlib
 import json
 import stat
+import struct
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -145,6 +147,7 @@ def verify_package(path: Path, trust: TrustAnchor, *, now: dt.datetime | None = 
     if not path.is_file():
         return _fail(path, "no such file")
     try:
+        _check_directory_size(path, limits)
         with zipfile.ZipFile(path) as archive:
             return _verify(path, archive, trust, now or utc_now(), allow_expired, limits)
     except _Refused as exc:
@@ -155,6 +158,36 @@ def verify_package(path: Path, trust: TrustAnchor, *, now: dt.datetime | None = 
         # NotImplementedError: an unsupported compression; RuntimeError: an encrypted member; ValueError: a
         # malformed header field zipfile trips over
         return _fail(path, f"the zip is damaged ({type(exc).__name__}: {exc})")
+
+
+_EOCD: Final = struct.Struct("<4s4H2LH")  # end of central directory record (APPNOTE.TXT 4.3.16)
+_ZIP64_LOCATOR: Final = struct.Struct("<4sLQL")  # zip64 end of central directory locator (4.3.15)
+_ZIP64_EOCD: Final = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record (4.3.14)
+
+
+def _check_directory_size(path: Path, limits: Limits) -> None:
+    """Refuse a zip whose central directory claims too many entries before zipfile parses it all into memory
+    (a small file can list millions of entries: zipfile would build an object for each)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        tail_start = max(0, size - (_EOCD.size + 0xFFFF))
+        handle.seek(tail_start)
+        tail = handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < _EOCD.size:
+            return  # zipfile will say it is not a zip
+        _, _, _, _, entries, directory_bytes, _, _ = _EOCD.unpack_from(tail, at)
+        if at >= _ZIP64_LOCATOR.size and (entries == 0xFFFF or directory_bytes == 0xFFFFFFFF):
+            signature, _, record, _ = _ZIP64_LOCATOR.unpack_from(tail, at - _ZIP64_LOCATOR.size)
+            if signature == b"PK\x06\x07" and record + _ZIP64_EOCD.size <= size:
+                handle.seek(record)
+                fields = _ZIP64_EOCD.unpack(handle.read(_ZIP64_EOCD.size))
+                if fields[0] == b"PK\x06\x06":
+                    entries, directory_bytes = fields[7], fields[8]
+    if entries > limits.entries:
+        raise _Refused(f"the zip lists {entries} entries, more than the {limits.entries} a package may hold")
+    if directory_bytes > limits.entries * 1024:
+        raise _Refused(f"the zip's central directory is {directory_bytes} bytes, too large for a package")
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -175,8 +208,6 @@ def _unsafe_name(name: str) -> str | None:
 
 def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> dict[str, zipfile.ZipInfo]:
     """Every zip entry a plain file with a safe, unique name; name -> entry."""
-    if len(infos) > limits.entries:
-        raise _Refused(f"the zip has {len(infos)} entries, more than the {limits.entries} a package may hold")
     by_name: dict[str, zipfile.ZipInfo] = {}
     folded: dict[str, str] = {}
     for info in infos:
@@ -195,9 +226,9 @@ def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> dict[str, zi
             raise _Refused(f"member {name!r} is encrypted")
         if name in by_name:
             raise _Refused(f"the zip holds {name!r} more than once")
-        other = folded.setdefault(name.casefold(), name)
-        if other != name:
-            raise _Refused(f"members {other!r} and {name!r} differ only in case")
+        other = folded.setdefault(unicodedata.normalize("NFC", name).casefold(), name)
+        if other != name:  # one file on a case-insensitive or normalizing file system (Windows, macOS)
+            raise _Refused(f"members {other!r} and {name!r} differ only in case or Unicode form")
         by_name[name] = info
     missing = sorted(_CONTROL - set(by_name))
     if missing:
