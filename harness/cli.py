@@ -384,11 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Valid only when intact AND signed by a key you chose to trust: --public-key, else the "
         "allowed-signers file --trusted-keys / $PAYCERT_TRUSTED_KEYS / ~/.config/paycert/allowed_signers.")
     p.add_argument("package", type=Path, metavar="PACKAGE", help="the package zip")
-    p.add_argument("--public-key", type=Path, default=None, metavar="KEY",
-                   help="trust exactly this key: an OpenSSH .pub line (e.g. <out>/.signing-key.pub) or PEM")
-    p.add_argument("--trusted-keys", type=Path, default=None, metavar="FILE",
-                   help="an OpenSSH allowed-signers file of trusted keys (default: $PAYCERT_TRUSTED_KEYS, else "
-                   "~/.config/paycert/allowed_signers)")
+    trust = p.add_mutually_exclusive_group()
+    trust.add_argument("--public-key", type=Path, default=None, metavar="KEY",
+                       help="trust exactly this key: an OpenSSH .pub line (e.g. <out>/.signing-key.pub) or PEM")
+    trust.add_argument("--trusted-keys", type=Path, default=None, metavar="FILE",
+                       help="an OpenSSH allowed-signers file of trusted keys (default: $PAYCERT_TRUSTED_KEYS, "
+                       "else ~/.config/paycert/allowed_signers)")
     p.add_argument("--allow-expired", action="store_true", help="accept a package whose certificate has expired")
     p.set_defaults(run=_cmd_verify)
 

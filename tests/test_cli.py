@@ -118,6 +118,8 @@ BAD_INVOCATIONS: dict[str, tuple[str, dict[str, str], str]] = {
     "verify-trusted-keys-binary": ("verify {tmp}/afile --trusted-keys {tmp}/binary.bin", {}, "not utf-8"),
     "verify-trusted-keys-bad-line": ("verify {tmp}/afile --trusted-keys {tmp}/badline", {}, "badline:1:"),
     "verify-trusted-keys-variable": ("verify {tmp}/afile", {"PAYCERT_TRUSTED_KEYS": "{tmp}/nope"}, "no such file"),
+    "verify-two-trust-anchors": ("verify {tmp}/afile --public-key {tmp}/afile --trusted-keys {tmp}/afile", {},
+                                 "not allowed with argument"),
     "verify-unknown-flag": ("verify {tmp}/afile --pubkey x", {}, "unrecognized arguments: --pubkey"),
     "diff-missing-argument": ("diff", {}, "required"),
     "diff-unknown-runs": ("diff nope1 nope2 --out {tmp}", {}, "no report found for nope1"),
