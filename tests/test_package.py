@@ -313,3 +313,10 @@ def test_refused_package_for_a_single_failing_record(tmp_path: Path, signer: Sig
     report = make_report(cards, [rec("t", cards[0].id, outcome="failed", classification="infrastructure")])
     with pytest.raises(PackageRefused):
         build_package(tmp_path, report, signer)
+
+
+def test_a_verdict_line_is_always_one_printable_line() -> None:
+    from harness.report.package import Verification
+
+    line = Verification(True, "VALID p.zip: run \x1b[2Jx\nVALID forged").message
+    assert line == "VALID p.zip: run ?[2Jx?VALID forged"

@@ -328,6 +328,8 @@ FORGERIES: dict[str, Forgery] = {
     "member-backslash": Forgery(_added("..\\..\\evil.bat"), "uses a backslash", None),
     "member-drive-letter": Forgery(_added("C:/Windows/evil.bat"), "is an absolute path", None),
     "member-control-character": Forgery(_added("evidence/x\x1b[2J.har"), "control character", None),
+    "member-newline-forging-a-verdict-line": Forgery(_added("x\nVALID pkg.zip: run forged"),
+                                                     "holds a control character", None),
     "member-not-in-manifest": Forgery(_added("evidence/extra.har", b"{}"), "is in the zip but not in the manifest",
                                       None),
     "dotdot-in-a-trusted-manifest": Forgery(dotdot_in_a_trusted_manifest, "the manifest lists '../../evil.sh'", None),
@@ -533,3 +535,33 @@ def test_readme_pinning_commands_work_as_written(ctx: Ctx) -> None:
     (work / "acme.pub").write_text(openssh_public(ctx.attacker.public_key) + "\n")
     (home / ".config" / "paycert" / "allowed_signers").unlink()
     assert _run_readme(block, ctx.genuine, home, work).returncode != 0
+
+
+def test_any_damaged_byte_is_one_verdict_line_and_never_valid_with_other_content(ctx: Ctx) -> None:
+    """Bounded byte-level fuzz (fixed seed): flips, truncations and insertions anywhere in a genuine zip. Each
+    gives one verdict line and no exception; a package still VALID must hold exactly the signed contents
+    (flips in zip metadata such as timestamps change no content)."""
+    import random
+
+    trust = load_trusted_keys(_allowed_signers(ctx), required=True)
+    original = ctx.genuine.read_bytes()
+    contents = {i.filename: d for i, d in _members(ctx.genuine)}
+    rng = random.Random(11)
+    forged, outcomes = ctx.tmp / "fuzz.zip", {"VALID": 0, "INVALID": 0, "UNTRUSTED": 0}
+    for _ in range(300):
+        data = bytearray(original)
+        at = rng.randrange(len(data))
+        kind = rng.choice(("flip", "truncate", "insert"))
+        if kind == "flip":
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == "truncate":
+            del data[at:]
+        else:
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 9)))
+        forged.write_bytes(bytes(data))
+        result = verify_package(forged, trust, now=NOW)
+        assert result.message.isprintable(), result.message
+        outcomes[result.message.split()[0]] += 1
+        if result.ok:
+            assert {i.filename: d for i, d in _members(forged)} == contents, (kind, at, result.message)
+    assert outcomes["INVALID"] > 200, outcomes  # most damage is caught; the rest is in bytes no one reads

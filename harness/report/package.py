@@ -126,8 +126,14 @@ class Limits:
 @dataclass(frozen=True)
 class Verification:
     ok: bool
-    message: str  # one line
+    message: str  # one line of printable characters
     signer: str | None = None  # the signing key's fingerprint, once the signature is known to be good
+
+    def __post_init__(self) -> None:
+        # names and messages come from a hostile zip: no newline to forge a second verdict line, no escape
+        # sequence to repaint the terminal
+        printable = "".join(c if c.isprintable() else "?" for c in self.message)
+        object.__setattr__(self, "message", printable)
 
     def __str__(self) -> str:
         return self.message
