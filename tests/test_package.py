@@ -320,3 +320,14 @@ def test_a_verdict_line_is_always_one_printable_line() -> None:
 
     line = Verification(True, "VALID p.zip: run \x1b[2Jx\nVALID forged").message
     assert line == "VALID p.zip: run ?[2Jx?VALID forged"
+
+
+def test_a_file_verify_would_refuse_is_never_packaged(tmp_path: Path, signer: Signer) -> None:
+    run, report = _run_dir(tmp_path)
+    (run / "evidence" / "bad\\name.har").write_text("{}")
+    with pytest.raises(ReportError, match="backslash"):
+        build_package(run, report, signer)
+    (run / "evidence" / "bad\\name.har").unlink()
+    (run / "evidence" / "link.har").symlink_to("/etc/passwd")
+    with zipfile.ZipFile(build_package(run, report, signer)) as z:
+        assert "evidence/link.har" not in z.namelist()  # a link in the run directory is not followed

@@ -80,6 +80,10 @@ def build_package(run_dir: Path, report: dict[str, Any], signer: Signer, dest: P
     run = report["run"]
     dest = dest or run_dir / package_name(run["run_id"])
     files = _files(run_dir, contents)
+    for name, _ in files:  # what verify would refuse is never packaged
+        problem = _unsafe_name(name)
+        if problem:
+            raise ReportError(f"cannot package {run_dir / name}: its name {problem}")
     manifest = {
         "format": FORMAT,
         "run_id": run["run_id"],
