@@ -334,7 +334,7 @@ def _verify(path: Path, archive: zipfile.ZipFile, trust: TrustAnchor, now: dt.da
     if trusted is None:
         lapsed = trust.expired_entry(key, now)
         why = (f"the entry {lapsed.where} is not valid now" if lapsed else
-               f"not a key you trust ({len(trust.keys)} trusted in {trust.source})")
+               f"not a key you trust ({trust.describe()})")
         return Verification(False, f"UNTRUSTED {path.name}: signed by {signer}, {why}; {trust.how_to_pin()}",
                             signer)
     try:

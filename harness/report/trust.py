@@ -66,6 +66,12 @@ class TrustedKey:
 class TrustAnchor:
     keys: tuple[TrustedKey, ...]
     source: str  # where the keys came from, for the one-line verdict
+    missing: bool = False  # the default trusted-keys file does not exist (yet)
+
+    def describe(self) -> str:
+        if self.missing:
+            return f"no trusted-keys file {self.source}"
+        return f"{len(self.keys)} key{'' if len(self.keys) == 1 else 's'} trusted in {self.source}"
 
     def match(self, key: Ed25519PublicKey, now: dt.datetime) -> TrustedKey | None:
         """The trusted entry for `key` valid at `now`, if any."""
@@ -93,7 +99,7 @@ def pinned_key(path: Path) -> TrustAnchor:
 def load_trusted_keys(path: Path, *, required: bool) -> TrustAnchor:
     """The allowed-signers file at `path`; a missing file is an error only when the user named it (`required`)."""
     if not required and not path.exists():
-        return TrustAnchor((), str(path))
+        return TrustAnchor((), str(path), missing=True)
     text = _read(path, "trusted keys")
     try:
         decoded = text.decode("utf-8")
