@@ -24,7 +24,14 @@ from harness.report.errors import ReportError
 from harness.report.html import render_html
 from harness.report.model import dump_report
 from harness.report.package import MANIFEST, SIGNATURE, PackageRefused, build_package, verify_package
-from harness.report.signing import KEY_FILENAME, PUBLIC_FILENAME, Signer, load_public_key, load_signer
+from harness.report.signing import (
+    KEY_FILENAME,
+    PUBLIC_FILENAME,
+    PUBLIC_PEM_FILENAME,
+    Signer,
+    load_public_key,
+    load_signer,
+)
 from harness.report.trust import TrustAnchor, TrustedKey
 
 NOW = dt.datetime.now(dt.UTC)
@@ -270,6 +277,7 @@ def test_key_generated_beside_reports_with_mode_0600_and_reused(tmp_path: Path) 
     public = (tmp_path / PUBLIC_FILENAME).read_text()
     assert public.startswith("ssh-ed25519 ") and first.fingerprint in public and "PRIVATE" not in public
     assert load_public_key(public.encode(), "pub") == first.public_key
+    assert load_public_key((tmp_path / PUBLIC_PEM_FILENAME).read_bytes(), "pem") == first.public_key
     if os.name == "posix":
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert load_signer({}, tmp_path).fingerprint == first.fingerprint

@@ -6,7 +6,7 @@ Where the key comes from, in order:
    base64 of the 32 raw private bytes;
 2. ``<out>/.signing-key.pem``, created on first use with mode 0600 beside the reports (never inside a run
    directory or a package), with its public half in ``<out>/.signing-key.pub`` (OpenSSH public-key format, one
-   line) to hand to verifiers.
+   line) and ``<out>/.signing-key.pub.pem`` (PEM) to hand to verifiers.
 
 Why SSHSIG (OpenSSH's ``PROTOCOL.sshsig``): a verifier checks a package with ``ssh-keygen -Y verify`` and an
 allowed-signers file, a tool installed wherever OpenSSH is, without trusting paycert's own code; and the same
@@ -37,7 +37,8 @@ from harness.report.errors import ReportError
 
 ENV_VAR: Final = "PAYCERT_SIGNING_KEY"
 KEY_FILENAME: Final = ".signing-key.pem"
-PUBLIC_FILENAME: Final = ".signing-key.pub"
+PUBLIC_FILENAME: Final = ".signing-key.pub"  # OpenSSH, for allowed-signers files and ssh-keygen
+PUBLIC_PEM_FILENAME: Final = ".signing-key.pub.pem"  # the same key as PEM, for tools that read PEM only
 #: The SSHSIG namespace of a package signature (``ssh-keygen -Y verify -n paycert-package``).
 NAMESPACE: Final = "paycert-package"
 _HASH: Final = "sha512"  # what ssh-keygen -Y sign uses by default
@@ -157,15 +158,19 @@ def _create(path: Path) -> Ed25519PrivateKey:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
-    _write_public(path.with_name(PUBLIC_FILENAME), key.public_key())
+    _write_public(path.parent, key.public_key())
     return key
 
 
-def _write_public(path: Path, public_key: Ed25519PublicKey) -> None:
+def _write_public(out_dir: Path, public_key: Ed25519PublicKey) -> None:
+    """The public half beside the key, to hand to verifiers: an OpenSSH line and the same key as PEM."""
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
-        path.write_text(f"{openssh_public(public_key)} paycert signing key {fingerprint(public_key)}\n")
+        (out_dir / PUBLIC_FILENAME).write_text(f"{openssh_public(public_key)} paycert signing key "
+                                               f"{fingerprint(public_key)}\n")
+        (out_dir / PUBLIC_PEM_FILENAME).write_bytes(pem)
     except OSError as exc:
-        raise ReportError(f"{path}: cannot write the public signing key: {exc.strerror}") from None
+        raise ReportError(f"{out_dir}: cannot write the public signing key: {exc.strerror}") from None
 
 
 def load_signer(environ: Mapping[str, str], out_dir: Path) -> Signer:
@@ -181,9 +186,8 @@ def load_signer(environ: Mapping[str, str], out_dir: Path) -> Signer:
         except (OSError, UnicodeDecodeError) as exc:
             raise ReportError(f"{path}: cannot read the signing key: {exc}") from None
         signer = Signer(_from_text(text, str(path)), str(path))
-        public = path.with_name(PUBLIC_FILENAME)
-        if not public.exists():  # a key made before the OpenSSH public line was written beside it
-            _write_public(public, signer.public_key)
+        if not (path.parent / PUBLIC_FILENAME).exists():  # a key made before the OpenSSH line was written
+            _write_public(path.parent, signer.public_key)
         return signer
     try:
         return Signer(_create(path), f"{path} (new)")
