@@ -7,16 +7,28 @@
     paycert verify PACKAGE          check a signed certification package
     paycert diff A B                the behavioural difference between two runs
 
-Every user error ends in one line on stderr and exit code 2; no traceback reaches the user.
+Every user error ends in one line on stderr and exit code 2; no traceback reaches the user. How: argparse's own
+errors are one line (`_Parser`); every command runs inside `_report_layer`, which prints the one line of a
+user error (`_USER_ERRORS`), translates what the operating system refuses (`_os_error`) and, for a defect of
+paycert itself, prints one line pointing to a file holding the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
+import os
+import re
+import socket
+import sqlite3
 import sys
+import tempfile
+import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +43,57 @@ err = Console(stderr=True, highlight=False)
 
 class UsageFailure(PaycertError):
     """An error the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: its default prints the whole usage block before the reason."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "paycert certify" -> "certify"
+        self.exit(2, f"paycert: {command + ': ' if command else ''}{message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535; 0 picks a free one)")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _host(text: str) -> str:
+    """An IPv4 address or a host name, checked by syntax (resolving happens at bind time)."""
+    host = text.strip()
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is not None and address.version == 6:
+        raise argparse.ArgumentTypeError(f"{text!r}: the simulator listens on IPv4 only; use 127.0.0.1")
+    if address is None:
+        labels = host.rstrip(".").split(".")
+        if not host or len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels) \
+                or labels[-1].isdigit():
+            raise argparse.ArgumentTypeError(f"{text!r} is neither an IPv4 address nor a host name")
+    return host
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
@@ -59,6 +122,9 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    _check_bind(args.host, args.port)  # before the imports below: a bad argument is refused at once
+    if args.data_dir is not None:
+        _check_data_dir(args.data_dir)
     from harness.config import load_settings
     from harness.simulator.server import serve
     from harness.simulator.state import SimulatorConfig
@@ -73,28 +139,128 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     )
     url = f"http://{args.host}:{args.port}"
     console.print(f"[bold]paycert simulator[/] on {url}  (state: {args.data_dir or 'in memory'})")
-    console.print(f"  BetterCharge   {url}/payments  x-api-key: {bc.api_key}  x-partner-id: {bc.partner_id}")
-    console.print(f"  Better Payment {url}/rest      Basic auth: {bp.api_key} / (BETTERPAYMENT_API_PASSWORD or the "
-                  "documented example password)")
+    console.print(f"  BetterCharge   {url}/payments  x-api-key: {_hidden(bc.api_key)}  x-partner-id: {bc.partner_id}",
+                  markup=False)
+    console.print(f"  Better Payment {url}/rest      Basic auth: {_hidden(bp.api_key)} / {_hidden(bp.api_password)}",
+                  markup=False)
+    console.print("  credentials    BETTERCHARGE_API_KEY, BETTERPAYMENT_API_KEY, BETTERPAYMENT_API_PASSWORD "
+                  "(environment or .env), else the simulator defaults in README", markup=False)
     console.print(f"  control        {url}/_simulator/...  (see README)")
     console.print("  Ctrl-C stops it.")
-    serve(config, args.host, args.port)
+    try:
+        serve(config, args.host, args.port)
+    except (OSError, sqlite3.Error) as exc:
+        raise UsageFailure(_store_error(exc, args.data_dir)) from None
     return 0
 
 
+def _hidden(secret: str | None) -> str:
+    """A credential in the banner: never its characters (a banner ends up in CI logs and screenshots)."""
+    return f"<hidden, {len(secret)} characters>" if secret else "<none>"
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Bind once and let go, so a port in use or a foreign address is one line before anything is printed."""
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageFailure(f"--host {host}: cannot resolve it to an IPv4 address ({exc.strerror})") from None
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(infos[0][4])
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageFailure(f"--port {port}: {host}:{port} is already in use (another simulator?); choose "
+                               "another --port, or 0 for a free one") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise UsageFailure(f"--host {host}: not an address of this machine") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise UsageFailure(f"--port {port}: not allowed to listen on {host}:{port} (ports below 1024 need "
+                               "privileges)") from None
+        raise UsageFailure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    finally:
+        probe.close()
+
+
+def _check_data_dir(path: Path) -> None:
+    """A directory that is, or can be created, and written to: refused in one line before anything is printed.
+
+    Nothing is created here: the store creates the directory itself, with the mode it wants."""
+    if path.exists() and not path.is_dir():
+        raise UsageFailure(f"--data-dir {path}: is a file, not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageFailure(f"--data-dir {path}: {existing} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        doing = "cannot write in it" if existing == path else f"cannot create it in {existing}"
+        raise UsageFailure(f"--data-dir {path}: {doing} ({exc.strerror or exc})") from None
+
+
+def _store_error(exc: OSError | sqlite3.Error, data_dir: Path | None) -> str:
+    """What the store under --data-dir refused (serve has bound already, so the rest is the store)."""
+    if isinstance(exc, sqlite3.Error):
+        return (f"--data-dir {data_dir}: the simulator store cannot be used ({exc}); move it away or choose "
+                "another --data-dir")
+    where = exc.filename if isinstance(exc, OSError) and exc.filename else data_dir
+    if data_dir is not None and where:
+        return f"--data-dir {data_dir}: {where}: {exc.strerror or exc}"
+    return f"the simulator could not start: {exc.strerror or exc}"
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions raised on purpose for input the user can fix; str() is the one line to print."""
+    from harness.catalog import CatalogError
+    from harness.config import ConfigError
+    from harness.mutation import MutationError
+    from harness.report.errors import ReportError
+
+    return (UsageFailure, ReportError, ConfigError, CatalogError, MutationError)
+
+
+def _say(message: str) -> int:
+    """One line on stderr (never wrapped: paths can be long), exit code 2."""
+    err.print(f"paycert: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
+    return 2
+
+
+def _os_error(exc: OSError) -> str:
+    """What the operating system refused, naming the file when it says which."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {what}" if exc.filename else what
+
+
+def _defect(exc: BaseException) -> str:
+    """A defect of paycert itself: the traceback goes to a file, the user gets one line pointing at it."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="paycert-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("".join(traceback.format_exception(exc)))
+        where = f"; the traceback is in {name}"
+    except OSError:
+        where = ""
+    return f"unexpected error ({type(exc).__name__}: {exc}){where}; please report it"
+
+
 def _report_layer(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """User errors of the report commands: one line on stderr (never wrapped, paths can be long), exit 2."""
+    """Every command runs inside this: a user error or an OS refusal is one line on stderr and exit 2."""
 
     def run(args: argparse.Namespace) -> int:
-        from harness.catalog import CatalogError
-        from harness.config import ConfigError
-        from harness.report.errors import ReportError
-
         try:
             return command(args)
-        except (UsageFailure, ReportError, ConfigError, CatalogError) as exc:
-            err.print(f"paycert: {exc}", markup=False, highlight=False, soft_wrap=True)
-            return 2
+        except KeyboardInterrupt:
+            return 130
+        except _user_errors() as exc:
+            return _say(str(exc))
+        except OSError as exc:
+            return _say(_os_error(exc))
+        except Exception as exc:  # the last resort: never a traceback on the user's terminal
+            return _say(_defect(exc))
 
     return run
 
@@ -123,15 +289,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 @_report_layer
 def _cmd_verify(args: argparse.Namespace) -> int:
     from harness.report.package import verify_package
-    from harness.report.signing import load_public_key
+    from harness.report.trust import trust_anchor
 
-    pinned = None
-    if args.public_key is not None:
-        try:
-            pinned = load_public_key(args.public_key.read_bytes(), str(args.public_key))
-        except OSError as exc:
-            raise UsageFailure(f"--public-key: cannot read {args.public_key}: {exc.strerror}") from None
-    result = verify_package(args.package, public_key=pinned, allow_expired=args.allow_expired)
+    if not args.package.is_file():
+        what = ("is a directory, not a package zip" if args.package.is_dir() else
+                "is not a regular file" if args.package.exists() else "no such file")
+        raise UsageFailure(f"verify: {args.package}: {what}")
+    trust = trust_anchor(args.public_key, args.trusted_keys)
+    result = verify_package(args.package, trust, allow_expired=args.allow_expired)
     console.print(result.message, markup=False, highlight=False, soft_wrap=True)
     return 0 if result.ok else 1
 
@@ -150,19 +315,17 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+@_report_layer
 def _cmd_mutate(args: argparse.Namespace) -> int:
-    from harness.mutation import MutationError, run_mutations
+    from harness.mutation import run_mutations
 
-    try:
-        result = run_mutations(args.api, workers=args.workers, suites_dir=args.suites,
-                               defects=args.defect or None, console=console)
-    except MutationError as exc:
-        raise UsageFailure(str(exc)) from None
+    result = run_mutations(args.api, workers=args.workers, suites_dir=args.suites, defects=args.defect or None,
+                           console=console)
     return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="paycert",
         description="Contract tests and go-live certification for the Better Payment and BetterCharge APIs. "
         "Runs offline against an embedded simulator by default, or against a sandbox with credentials from .env.",
@@ -174,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_catalog)
 
     p = sub.add_parser("simulate", help="serve both APIs from the embedded simulator on loopback")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    p.add_argument("--host", type=_host, default="127.0.0.1", help="IPv4 address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8787, help="port (default 8787; 0 picks a free one)")
     p.add_argument("--data-dir", type=Path, default=None, help="keep state in a SQLite file here (default: memory)")
     p.add_argument("--strict", action="store_true", help="Better Payment: refuse loopback http:// URLs as well")
     p.add_argument("--env-file", type=Path, default=None, help="a .env file overriding the simulator credentials")
@@ -192,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to send requests (default: PAYCERT_TARGET, else simulator)")
     p.add_argument("--env-file", type=Path, default=None, metavar="F",
                    help="a .env file with the settings (default: ./.env)")
-    p.add_argument("--workers", type=int, default=4, metavar="N",
+    p.add_argument("--workers", type=_count(0), default=4, metavar="N",
                    help="pytest-xdist worker processes (default 4; 0 runs in one process)")
     p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                    help="output directory (default ./reports)")
@@ -206,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mutate", help="run the suites against each deliberate simulator defect; print the score")
     p.add_argument("--api", choices=["all", "bettercharge", "betterpayment"], default="all")
-    p.add_argument("--workers", type=int, default=2, help="suite runs at once (default 2)")
+    p.add_argument("--workers", type=_count(1), default=2, help="suite runs at once (default 2)")
     p.add_argument("--suites", type=Path, default=None, help="a suites directory to judge (default: the shipped one)")
     p.add_argument("--defect", action="append", help="only this defect (repeatable)")
     p.set_defaults(run=_cmd_mutate)
@@ -217,10 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where run ids are looked up (default ./reports)")
     p.set_defaults(run=_cmd_report)
 
-    p = sub.add_parser("verify", help="verify a signed certification package (exit 0 valid, 1 not)")
+    p = sub.add_parser(
+        "verify", help="verify a signed certification package (exit 0 valid, 1 not, 2 usage error)",
+        description="Valid only when intact AND signed by a key you chose to trust: --public-key, else the "
+        "allowed-signers file --trusted-keys / $PAYCERT_TRUSTED_KEYS / ~/.config/paycert/allowed_signers.")
     p.add_argument("package", type=Path, metavar="PACKAGE", help="the package zip")
-    p.add_argument("--public-key", type=Path, default=None, metavar="PEM",
-                   help="require the signature to be made by this key (e.g. <out>/.signing-key.pub.pem)")
+    trust = p.add_mutually_exclusive_group()
+    trust.add_argument("--public-key", type=Path, default=None, metavar="KEY",
+                       help="trust exactly this key: an OpenSSH .pub line (e.g. <out>/.signing-key.pub) or PEM")
+    trust.add_argument("--trusted-keys", type=Path, default=None, metavar="FILE",
+                       help="an OpenSSH allowed-signers file of trusted keys (default: $PAYCERT_TRUSTED_KEYS, "
+                       "else ~/.config/paycert/allowed_signers)")
     p.add_argument("--allow-expired", action="store_true", help="accept a package whose certificate has expired")
     p.set_defaults(run=_cmd_verify)
 
@@ -235,20 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return 2
-    from harness.catalog import CatalogError
-    from harness.config import ConfigError
-
     try:
-        return int(args.run(args))
-    except (UsageFailure, ConfigError, CatalogError) as exc:
-        err.print(f"paycert: {exc}", markup=False, soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or argparse's one-line error
+        return exc.code if isinstance(exc.code, int) else 2
+    if not getattr(args, "run", None):
+        parser.print_usage(sys.stdout)
+        return _say("no command given; `paycert --help` lists them")
+    return int(_report_layer(args.run)(args))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from harness.report import certify as certify_module
 from harness.report.certify import CertifyOptions, _ProgressReader, pytest_command
 from harness.report.metadata import file_sha256, parse_iso
 from harness.report.model import load_report
-from harness.report.signing import KEY_FILENAME
+from harness.report.signing import KEY_FILENAME, PUBLIC_FILENAME
 
 N_BC = len(bc_requirements())
 N_SIM_ONLY = sum(r.simulator_only for r in bc_requirements())
@@ -113,7 +113,7 @@ def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Pat
     assert key.is_file() and not list(run.rglob(KEY_FILENAME))
     if os.name == "posix":
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert main(["verify", str(package)]) == 0
+    assert main(["verify", str(package), "--public-key", str(workspace / "out" / PUBLIC_FILENAME)]) == 0
     assert capsys.readouterr().out.startswith("VALID")
 
 

@@ -12,8 +12,9 @@ Module map (one concept each; dependencies point up this list):
     report.schema.json  the published JSON Schema of report.json
     html.py           report.html (page.html + report.css inlined): one self-contained page
     leak_audit.py     the scan of every artefact for card numbers and secrets, with documented exclusions
-    signing.py        the ed25519 signing key (PAYCERT_SIGNING_KEY or <out>/.signing-key.pem)
-    package.py        the signed certification package (zip + manifest + detached signature) and verify
+    signing.py        the ed25519 signing key (PAYCERT_SIGNING_KEY or <out>/.signing-key.pem); SSHSIG signatures
+    trust.py          the keys a verifier trusts (--public-key, or an OpenSSH allowed-signers file)
+    package.py        the signed certification package (zip + manifest + SSHSIG signature) and verify
     diff.py           behavioural difference between two reports
     runs.py           run directories and the <out>/latest pointer
     console.py        rich tables for certify, report and diff

@@ -26,6 +26,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness.report.errors import ReportError
 
+_MAX_BYTES = 4 << 20
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML with dates left as text: PyYAML would raise a bare ValueError on 2025-13-45 before the entry
+    could be named; pydantic parses the date and says which entry and field is wrong."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
 
 class Waiver(BaseModel):
     """One entry of the register; unknown keys are errors so a misspelt `expiry` cannot make a waiver eternal."""
@@ -47,8 +60,15 @@ class Waiver(BaseModel):
     @field_validator("expiry", mode="before")
     @classmethod
     def _date_only(cls, value: Any) -> Any:
-        # YAML reads 2025-12-31T00:00:00Z as a datetime; the waiver counts whole days.
-        return value.date() if isinstance(value, dt.datetime) else value
+        # The waiver counts whole days: a time of day (2025-12-31T00:00:00Z) is accepted and dropped.
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, str) and "T" in value:
+            try:
+                return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+            except ValueError:
+                return value  # pydantic names the problem
+        return value
 
     def active_on(self, day: dt.date) -> bool:
         """True while `day` is on or before the expiry date."""
@@ -82,7 +102,8 @@ def parse_waivers(data: Any, source: str = "waivers") -> tuple[Waiver, ...]:
         except ValidationError as exc:
             problem = exc.errors()[0]
             field = ".".join(str(p) for p in problem["loc"]) or "entry"
-            raise ReportError(f"{source}: entry {number}: {field}: {problem['msg']}") from None
+            given = f" (got {str(problem['input'])[:40]!r})" if isinstance(problem.get("input"), str | int) else ""
+            raise ReportError(f"{source}: entry {number}: {field}: {problem['msg']}{given}") from None
         if waiver.requirement in first_entry:
             raise ReportError(f"{source}: entry {number}: requirement {waiver.requirement} is already waived "
                               f"by entry {first_entry[waiver.requirement]}")
@@ -94,11 +115,30 @@ def parse_waivers(data: Any, source: str = "waivers") -> tuple[Waiver, ...]:
 def load_waivers(path: Path, known_requirements: Iterable[str] | None = None) -> WaiverFile:
     """Read and check a waiver file; with `known_requirements`, an id the catalog lacks is an error."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.is_dir():
+            raise ReportError(f"--waivers: {path} is a directory, not a YAML file")
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ReportError(f"--waivers: no such file: {path}") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ReportError(f"--waivers: cannot read {path}: {exc}".splitlines()[0]) from None
+    except OSError as exc:
+        raise ReportError(f"--waivers: cannot read {path}: {exc.strerror}") from None
+    if len(raw) > _MAX_BYTES:
+        raise ReportError(f"--waivers: {path} is larger than {_MAX_BYTES} bytes; not a waiver register")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ReportError(f"--waivers: cannot read {path}:{line}: not UTF-8 text (a YAML waiver register)") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or exc
+        raise ReportError(f"--waivers: cannot read {where}: not valid YAML ({problem})".splitlines()[0]) from None
+    except RecursionError:
+        raise ReportError(f"{path}: nested too deeply to be a waiver register") from None
     waivers = parse_waivers(data, source=str(path))
     if known_requirements is not None:
         known = set(known_requirements)
