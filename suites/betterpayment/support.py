@@ -684,3 +684,43 @@ def expect_operation(response: httpx.Response, operation: str, status_code: int 
     if status_code is not None:
         expect_status(body, status_code)
     return body
+
+
+# --- error transport ------------------------------------------------------------------------------------------
+
+def declared_error_transport(target: Any) -> str:
+    """The error transport the target is expected to use: the simulator says which one it runs with; a sandbox
+    is expected to follow the catalog's default (in_band, the evidence's choice), which its run confirms."""
+    if target.is_simulator:
+        response = httpx.get(f"{target.simulator_url}/_simulator/betterpayment/settings", timeout=10)
+        assert response.status_code == 200, f"simulator settings: {response.text[:200]}"
+        return str(response.json()["error_transport"])
+    return CAT.error_transport.default
+
+
+# --- PHP's encoding, restated here (independent of harness.postback_signing) --------------------------------
+
+_PHP_KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def php_style_query(fields: Iterable[tuple[str, str]]) -> str:
+    """What PHP's http_build_query(..., PHP_QUERY_RFC1738) makes of flat text fields: per UTF-8 byte, letters,
+    digits and -_. stay, space becomes '+', anything else %XX upper case."""
+    def enc(text: str) -> str:
+        return "".join(chr(b) if b in _PHP_KEPT else "+" if b == 0x20 else f"%{b:02X}" for b in text.encode("utf-8"))
+
+    return "&".join(f"{enc(k)}={enc(v)}" for k, v in fields)
+
+
+def plugin_style_checksum_ok(raw: bytes, incoming_key: str) -> bool:
+    """The PHP plugins' verification, restated: parse the form, drop checksum, rebuild the rest PHP's way in
+    the order received, SHA-1 with the incoming key, compare with the checksum field."""
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    given = [v for k, v in pairs if k == CAT.postbacks.checksum.field]
+    rest = [(k, v) for k, v in pairs if k != CAT.postbacks.checksum.field]
+    if len(given) != 1:
+        return False
+    expected = hashlib.sha1((php_style_query(rest) + incoming_key).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(expected, given[0])
