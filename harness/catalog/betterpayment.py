@@ -94,6 +94,7 @@ class FieldSpec(Entry):
     type: FieldType
     required: bool = False
     max_length: int | None = None
+    default: str | None = None  # the value an absent field takes
     notes: str | None = None
     provenance: Provenance | None = None  # None: the block's provenance
 

@@ -273,7 +273,7 @@ def body_for(pt_name: str, urls: Urls, *, order_id: str | None = None, **overrid
         if pt.blocks[block_name] != "required":
             continue
         for spec in block.fields:
-            if spec.required:
+            if spec.required or spec.default is not None:  # a field with a default is sent as merchants do
                 body[spec.name] = _value(spec, pt, urls, order_id)
     for name in pt.also_required:
         body[name] = _value(field_spec(name), pt, urls, order_id)

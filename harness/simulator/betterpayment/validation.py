@@ -288,7 +288,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
         payment_type=pt,
         fields=body,
         amount=amount,
-        currency=str(body["currency"]),
+        currency=str(body.get("currency") or cat.field_blocks["common"].field("currency").default),
         card=card,
         own_mpi=_present(body.get("threeds_authentication_value")),
         original_transaction_id=str(original) if _present(original) else None,
