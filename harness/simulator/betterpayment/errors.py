@@ -61,7 +61,10 @@ def error_json(ctx: Context, err: BPError) -> JSONResponse:
 
 
 def error_page(ctx: Context, err: BPError) -> HTMLResponse:
-    status, body = error_body(ctx, err)
+    """The customer's browser gets an HTML page with the row's own HTTP status: the error transport is about
+    what the merchant's server reads from the API, not about pages."""
+    _, body = error_body(ctx, err)
+    status = ctx.catalog.error(err.error_id).http_status
     message = escape(str(body.get("error_message") or body.get("message") or ""))
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>Error {body['error_code']}</title></head>"
             f"<body><h1>Payment step failed</h1><p>error_code {body['error_code']}: {message}</p></body></html>")
