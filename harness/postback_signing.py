@@ -10,6 +10,12 @@ in one would be mirrored rather than caught. Both schemes are described in the c
   That argument order is unusual, but it is the only one that reproduces the vector on the vendor's doc page
   (betterpayment.md §6.4); ``signature_conventional`` gives the usual order for comparison.
 
+Encoding is PHP's, byte for byte: the official PHP plugins verify a postback by parsing it and rebuilding the
+string with ``http_build_query`` (RFC 1738, i.e. PHP ``urlencode``: letters, digits and ``-_.`` stay, space is
+``+``, every other byte ``%XX`` upper case, so ``~`` is ``%7E`` where Python's ``urlencode`` leaves it), while
+the CiviCRM extension hashes the raw body. A sender that encodes any other way verifies one way and fails the
+other. ``verify_checksum`` is the raw-body style, ``verify_checksum_rebuilt`` the plugins' style.
+
 Every verification uses ``hmac.compare_digest``. Nothing here logs or keeps a key.
 """
 
@@ -19,7 +25,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, unquote_plus, urlencode
+from urllib.parse import parse_qsl, quote_plus, unquote_plus
 
 __all__ = [
     "CHECKSUM_FIELD",
@@ -29,10 +35,13 @@ __all__ = [
     "encode_fields",
     "encode_postback",
     "parse_postback",
+    "php_http_build_query",
+    "php_urlencode",
     "signature",
     "signature_conventional",
     "split_checksum",
     "verify_checksum",
+    "verify_checksum_rebuilt",
     "verify_signature",
 ]
 
@@ -77,9 +86,22 @@ def signature_conventional(raw_body: str | bytes, webhook_key: str | bytes) -> s
     return base64.b64encode(digest).decode("ascii")
 
 
+def php_urlencode(text: str) -> str:
+    """PHP ``urlencode``: only ASCII letters, digits and ``-_.`` stay; space is ``+``; every other UTF-8 byte is
+    ``%XX`` in upper case. Python's ``quote_plus`` differs only in keeping ``~``."""
+    return quote_plus(text, safe="", encoding="utf-8", errors="strict").replace("~", "%7E")
+
+
+def php_http_build_query(fields: Fields) -> str:
+    """PHP ``http_build_query($fields, '', '&', PHP_QUERY_RFC1738)`` for flat string fields, in order; a None
+    value is left out, as PHP leaves out null."""
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    return "&".join(f"{php_urlencode(str(k))}={php_urlencode(_text(v))}" for k, v in items if v is not None)
+
+
 def encode_fields(fields: Fields) -> str:
-    """Form-encode in the given order (space as '+', like PHP http_build_query RFC 1738); None becomes ''."""
-    return urlencode(_pairs(fields))
+    """Form-encode in the given order exactly as PHP http_build_query does; None becomes ''."""
+    return "&".join(f"{php_urlencode(k)}={php_urlencode(v)}" for k, v in _pairs(fields))
 
 
 def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> str:
@@ -98,7 +120,7 @@ def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> 
         if not given:
             raise ValueError("encode_postback: no checksum field and no incoming_key to compute one")
         value = given[-1]
-    tail = urlencode([(CHECKSUM_FIELD, value)])
+    tail = encode_fields([(CHECKSUM_FIELD, value)])
     return f"{body}&{tail}" if body else tail
 
 
@@ -146,6 +168,21 @@ def verify_checksum(raw_body: str | bytes, incoming_key: str | bytes) -> bool:
     if given is None or not checksum_is_last(raw_body):
         return False
     return hmac.compare_digest(checksum(body, incoming_key), given.strip().lower())
+
+
+def verify_checksum_rebuilt(raw_body: str | bytes, incoming_key: str | bytes) -> bool:
+    """The official PHP plugins' check: parse the body, drop `checksum`, rebuild the rest with PHP's
+    http_build_query in received order, and compare SHA-1(rebuilt + incoming key) with the checksum field."""
+    text = raw_body.decode("utf-8", errors="replace") if isinstance(raw_body, bytes) else raw_body
+    fields = parse_qsl(text, keep_blank_values=True)
+    given = [v for k, v in fields if k == CHECKSUM_FIELD]
+    if not given:
+        return False
+    rest: dict[str, str] = {}
+    for k, v in fields:
+        if k != CHECKSUM_FIELD:
+            rest[k] = v  # PHP's $_POST: a repeated name keeps its last value, at its first position
+    return hmac.compare_digest(checksum(php_http_build_query(rest), incoming_key), given[-1].strip().lower())
 
 
 def verify_signature(raw_body: str | bytes, header_value: str | None, webhook_key: str | bytes) -> bool:

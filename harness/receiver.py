@@ -10,6 +10,9 @@ simulator, so it works the same against a sandbox (behind a tunnel) as against t
         [delivery] = rx.wait_for(1)
         assert delivery.checksum_ok and delivery.signature_ok
 
+Checksums are verified both ways a real merchant does: over the raw body (CiviCRM) and rebuilt from the parsed
+fields with PHP's http_build_query (the Shopware, WooCommerce and Magento plugins); a target must pass both.
+
 The stdlib ThreadingHTTPServer in a daemon thread is enough: postbacks are few and small. Deliveries are kept
 in memory only; they hold no card data (the gateway sends none) and the keys are never recorded.
 """
@@ -28,6 +31,7 @@ from harness.postback_signing import (
     checksum_is_last,
     parse_postback,
     verify_checksum,
+    verify_checksum_rebuilt,
     verify_signature,
 )
 
@@ -50,7 +54,8 @@ class Delivery:
     headers: dict[str, str]
     raw_body: bytes
     fields: dict[str, str]
-    checksum_ok: bool
+    checksum_ok: bool  # over the raw body, cut before the trailing checksum (the CiviCRM extension's way)
+    checksum_rebuilt_ok: bool  # rebuilt from the parsed fields with PHP http_build_query (the PHP plugins' way)
     checksum_last: bool
     signature_ok: bool
     signature_present: bool
@@ -58,7 +63,7 @@ class Delivery:
 
     @property
     def verified(self) -> bool:
-        return self.checksum_ok and self.signature_ok
+        return self.checksum_ok and self.checksum_rebuilt_ok and self.signature_ok
 
 
 @dataclass
@@ -185,18 +190,20 @@ class PostbackReceiver:
             incoming_key, webhook_key = s.incoming_key, s.webhook_key
         header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
         checksum_ok = incoming_key is not None and verify_checksum(raw, incoming_key)
+        rebuilt_ok = incoming_key is not None and verify_checksum_rebuilt(raw, incoming_key)
         signature_ok = webhook_key is not None and verify_signature(raw, header, webhook_key)
         with self._cond:
             if s.fail_remaining > 0:
                 s.fail_remaining -= 1
                 answered = s.fail_status
-            elif s.reject_invalid and not (checksum_ok and signature_ok):
+            elif s.reject_invalid and not (checksum_ok and rebuilt_ok and signature_ok):
                 answered = 401
             else:
                 answered = 200
             s.deliveries.append(Delivery(
                 time=time.time(), path=path, headers=headers, raw_body=raw, fields=parse_postback(raw),
-                checksum_ok=checksum_ok, checksum_last=checksum_is_last(raw), signature_ok=signature_ok,
+                checksum_ok=checksum_ok, checksum_rebuilt_ok=rebuilt_ok, checksum_last=checksum_is_last(raw),
+                signature_ok=signature_ok,
                 signature_present=header is not None, answered=answered,
             ))
             self._cond.notify_all()

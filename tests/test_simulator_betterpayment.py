@@ -6,6 +6,7 @@ client-side 3DS helper playing the customer's browser. Card data comes from the 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import socket
 import threading
@@ -18,7 +19,12 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
-from harness.postback_signing import SIGNATURE_HEADER, signature_conventional, verify_signature
+from harness.postback_signing import (
+    SIGNATURE_HEADER,
+    php_http_build_query,
+    signature_conventional,
+    verify_signature,
+)
 from harness.receiver import Delivery, PostbackReceiver
 from harness.simulator import defects as defect_registry
 from harness.simulator.server import RunningSimulator, start
@@ -145,8 +151,12 @@ def dsim() -> Iterator[RunningSimulator]:
     running.stop()
 
 
-def _merchant(running: RunningSimulator) -> Iterator[BP]:
+def _merchant(running: RunningSimulator, transport: str = "http") -> Iterator[BP]:
+    """A fresh merchant. These tests read each error row's own HTTP status, so they run the simulator under the
+    `http` error transport; the default (in_band) has its own tests in test_simulator_bp_fidelity.py."""
     httpx.post(f"{running.url}/_simulator/reset", timeout=10, verify=False).raise_for_status()
+    httpx.post(f"{running.url}/_simulator/betterpayment/settings", json={"error_transport": transport},
+               timeout=10).raise_for_status()
     with PostbackReceiver(incoming_key=SIM.incoming_key, webhook_key=SIM.webhook_key) as rx:
         bp = BP(running, rx)
         yield bp
@@ -317,6 +327,13 @@ def _valid_body(bp: BP, payment_type: str) -> dict[str, Any]:
     assert pt is not None
     if pt.flow == "redirect":
         return bp.redirect(payment_type)
+    if not pt.is_card:  # invoice, SEPA, wallets: the common block, their own required blocks and tokens
+        body = bp.redirect(payment_type)
+        for block, presence in pt.blocks.items():
+            if presence == "required" and block not in ("common", "redirection_urls"):
+                body |= {f.name: ("DE89370400440532013000" if f.type == "iban" else "paycert")
+                         for f in CAT.field_blocks[block].fields if f.required}
+        return body | {name: "paycert-token" for name in pt.also_required}
     body = bp.card(payment_type=payment_type)
     if pt.blocks["redirection_urls"] == "absent":
         body = {k: v for k, v in body.items() if k not in ("success_url", "error_url")}
@@ -359,7 +376,7 @@ def test_unknown_and_invalid_payment_types(bp: BP) -> None:
     ("card_number", PAN[:-1] + str((int(PAN[-1]) + 1) % 10)), ("card_number", int(PAN)), ("card_cvv", "12"),
     ("card_expiry_month", "13"), ("card_expiry_month", 0),
     ("card_expiry_year", "26"), ("email", "no-at-sign"), ("invoice_date", "2026-02-30"), ("locale", "DE"),
-    ("order_id", "x" * 51), ("order_id", 123), ("customer_ip", "300.1.1.1"), ("recurring", "yes"),
+    ("order_id", "x" * 51), ("order_id", [123]), ("customer_ip", "300.1.1.1"), ("recurring", "yes"),
     ("country", "Germany"), ("shipping_costs", -5), ("additional_transaction_data", "x" * 2000),
     ("postback_url", ["https://a"]), ("card_holder", "a\x00b"),
 ])
@@ -383,6 +400,8 @@ def test_url_policy(bp: BP, sim: RunningSimulator) -> None:
         bp.ok("payment", bp.card(success_url=ok, error_url=ok))
     strict = start(SimulatorConfig(strict=True))
     try:
+        httpx.post(f"{strict.url}/_simulator/betterpayment/settings", json={"error_transport": "http"},
+                   timeout=10).raise_for_status()
         with httpx.Client(base_url=strict.url, auth=(SIM.api_key, SIM.api_password), timeout=10) as c:
             expect_error(c.post("/rest/payment", json=bp.card()), "BP-ERR-149-URL", "postback_url")
             accepted = c.post("/rest/payment", json=bp.card(postback_url="https://merchant.example/pb"))
@@ -809,12 +828,40 @@ def _pan_in_postback(h: BP) -> tuple[bool, bool]:
     return PAN in d.raw_body.decode(), PAN in str(log)
 
 
+def _rebuilt_ok(h: BP, text: str) -> tuple[bool, bool]:
+    """(raw-body checksum ok, PHP-rebuilt checksum ok) of a completed postback carrying `text`."""
+    h.ok("payment", h.mpi(additional_transaction_data=text))
+    d = h.rx.wait_for(1, 4.0)[0]
+    return d.checksum_ok, d.checksum_rebuilt_ok
+
+
+def _legacy(h: BP, *, checksum_ok: bool) -> int:
+    body = {k: str(v) for k, v in h.redirect("ideal").items()}
+    query = php_http_build_query({"api_key": SIM.api_key, **body})
+    digest = hashlib.sha1((query + (SIM.api_password if checksum_ok else "wrong")).encode()).hexdigest()
+    return h.http.post("/rest/payment", content=f"{query}&checksum={digest}", auth=None,
+                       headers={"Content-Type": CAT.legacy_auth.content_type}).status_code
+
+
 DEFECT_PROBES: dict[str, Callable[[BP], Any]] = {
     "bp.auth_any_password": lambda h: h.http.post("/rest/payment", json=h.mpi(),
                                                   auth=(SIM.api_key, "wrong")).status_code,
     "bp.error_message_key": lambda h: sorted(h.post("payment", {}).json()),
     "bp.error_fields_unnamed": lambda h: "card_cvv" in str(h.post("payment", h.card(card_cvv=None)).json()),
-    "bp.error_http_200": lambda h: h.post("payment", {}).status_code,
+    "bp.error_transport_mixed": lambda h: h.post("payment", {}).status_code,
+    "bp.wallet_type_refused": lambda h: h.post("payment", _valid_body(h, "applepay")).status_code,
+    "bp.sync_needs_redirect": lambda h: h.post("payment", _valid_body(h, "kar")).json()["status_code"],
+    "bp.sync_capture_refused": lambda h: h.post("capture", {"transaction_id": h.ok(
+        "payment", _valid_body(h, "dd"))["transaction_id"]}).status_code,
+    "bp.applepay_validation_missing": lambda h: h.http.post(
+        CAT.apple_pay.path, json={CAT.apple_pay.request_field: "shop.example"}).status_code,
+    "bp.leniency_empty_refused": lambda h: h.post("payment", h.mpi(vat="", company_vat_id="")).status_code,
+    "bp.leniency_number_refused": lambda h: h.post("payment", h.mpi(customer_id=42)).status_code,
+    "bp.leniency_locale_strict": lambda h: h.post("payment", h.mpi(locale="de_DE")).status_code,
+    "bp.postback_tilde_unescaped": lambda h: _rebuilt_ok(h, "a~b"),
+    "bp.postback_space_percent20": lambda h: _rebuilt_ok(h, "a b"),
+    "bp.legacy_auth_refused": lambda h: _legacy(h, checksum_ok=True),
+    "bp.legacy_checksum_ignored": lambda h: _legacy(h, checksum_ok=False),
     "bp.status_code_wrong": lambda h: h.post("payment", h.mpi()).json()["status_code"],
     "bp.status_name_wrong": lambda h: h.post("payment", h.mpi()).json()["status"],
     "bp.capture_above_authorized": _capture_over,

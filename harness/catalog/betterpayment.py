@@ -16,12 +16,16 @@ from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weig
 
 FieldType = Literal[
     "string", "amount", "decimal", "currency", "url", "date", "pan", "cvv", "month", "year", "flag", "country",
-    "email", "locale", "ip",
+    "email", "locale", "ip", "iban",
 ]
 Presence = Literal["required", "optional", "absent"]
 PostbackKindName = Literal["completed", "declined", "refund"]
-BLOCK_NAMES = ("common", "billing_address", "redirection_urls", "cardholder_data")
+BLOCK_NAMES = ("common", "billing_address", "redirection_urls", "cardholder_data", "bank_account", "company",
+               "wallet_token")
 CREATE_OPERATIONS = ("payment", "authorize", "register")
+FOLLOW_UPS = ("capture", "reverse", "refund")
+Flow = Literal["threeds", "direct", "redirect", "synchronous", "wallet"]
+ErrorTransport = Literal["in_band", "http"]
 
 
 class Hosts(Sourced):
@@ -89,6 +93,7 @@ class FieldSpec(Entry):
     type: FieldType
     required: bool = False
     max_length: int | None = None
+    default: str | None = None  # the value an absent field takes
     notes: str | None = None
     provenance: Provenance | None = None  # None: the block's provenance
 
@@ -110,10 +115,14 @@ class PaymentType(Sourced):
     id: str
     name: str
     title: str
-    flow: Literal["threeds", "direct", "redirect"]
+    flow: Flow
     blocks: dict[str, Presence]
     also_required: list[str] = Field(default_factory=list)
+    also_optional: list[str] = Field(default_factory=list)
     operations: list[Literal["payment", "authorize", "register"]]
+    follow_ups: list[Literal["capture", "reverse", "refund"]]
+    status_path: list[str]
+    partial_refund: bool = True
 
     @model_validator(mode="after")
     def _all_blocks(self) -> PaymentType:
@@ -192,6 +201,7 @@ class PostbackKind(Sourced):
 
 
 class Vector(Sourced):
+    fields: list[tuple[str, str]] | None = None  # the parsed fields, in order, when the vector tests encoding too
     body: str
     key: str
     expected: str
@@ -289,6 +299,38 @@ class SeedExamples(Sourced):
     postback_declined: dict[str, Any]
 
 
+class Leniency(Sourced):
+    """Input the real gateway evidently accepts (a vendor plugin sends it); the suites send `fields` on an
+    otherwise valid request of `operation` and expect it accepted."""
+
+    id: str
+    title: str
+    operation: Literal["payment", "capture", "refund"]
+    payment_type: str | None = None
+    fields: dict[str, Any]
+
+
+class ErrorTransportFacts(Sourced):
+    default: ErrorTransport
+    modes: list[ErrorTransport]
+    protocol_errors: list[str]
+
+
+class ApplePay(Sourced):
+    path: str
+    method: Literal["POST"]
+    request_field: str
+    response_field: str
+    session_fields: list[str]
+
+
+class LegacyAuth(Sourced):
+    content_type: str
+    key_field: str
+    checksum_field: str
+    position: Literal["last"]
+
+
 class Rule(Sourced):
     id: str
     title: str
@@ -318,6 +360,10 @@ class BetterPaymentCatalog(Entry):
     error_codes: list[ErrorCode]
     idempotency: Idempotency
     url_policy: UrlPolicy
+    leniencies: list[Leniency]
+    error_transport: ErrorTransportFacts
+    apple_pay: ApplePay
+    legacy_auth: LegacyAuth
     postbacks: Postbacks
     outcomes: Outcomes
     seed_examples: SeedExamples
@@ -336,10 +382,23 @@ class BetterPaymentCatalog(Entry):
         if self.url_policy.error not in error_ids:
             raise ValueError(f"url_policy: unknown error {self.url_policy.error}")
         all_fields = {n for b in self.field_blocks.values() for n in b.names}
+        names = {s.name for s in self.statuses}
         for pt in self.payment_types:
-            unknown = sorted(set(pt.also_required) - all_fields)
+            unknown = sorted((set(pt.also_required) | set(pt.also_optional)) - all_fields)
             if unknown:
-                raise ValueError(f"payment type {pt.name}: also_required names unknown fields {unknown}")
+                raise ValueError(f"payment type {pt.name}: also_required/also_optional name unknown fields {unknown}")
+            if not pt.status_path or set(pt.status_path) - names:
+                raise ValueError(f"payment type {pt.name}: status_path must name catalog statuses")
+        error_names = {e.name for e in self.error_codes}
+        unknown_errors = sorted(set(self.error_transport.protocol_errors) - error_names)
+        if unknown_errors:
+            raise ValueError(f"error_transport: unknown errors {unknown_errors}")
+        if self.error_transport.default not in self.error_transport.modes:
+            raise ValueError("error_transport: the default must be one of the modes")
+        types = {p.name for p in self.payment_types}
+        for lenient in self.leniencies:
+            if lenient.payment_type is not None and lenient.payment_type not in types:
+                raise ValueError(f"leniency {lenient.id}: unknown payment type {lenient.payment_type}")
         for name, kind in self.postbacks.kinds.items():
             if kind.names[-1:] != [self.postbacks.checksum.field]:
                 raise ValueError(f"postback kind {name}: the checksum field must come last")
@@ -378,6 +437,16 @@ class BetterPaymentCatalog(Entry):
     def payment_type(self, name: str) -> PaymentType | None:
         return next((p for p in self.payment_types if p.name == name), None)
 
+    def error_status(self, error_id: str, transport: ErrorTransport) -> int:
+        """The HTTP status an error row is answered with under an error transport (catalog error_transport)."""
+        row = self.error(error_id)
+        if transport == "in_band" and row.name not in self.error_transport.protocol_errors:
+            return 200
+        return row.http_status
+
+    def leniency(self, leniency_id: str) -> Leniency:
+        return next(x for x in self.leniencies if x.id == leniency_id)
+
     def refund_status(self, name: str) -> RefundStatus:
         return lookup(self.refund_statuses, "betterpayment.yaml refund_statuses", name=name)
 
@@ -394,7 +463,7 @@ class BetterPaymentCatalog(Entry):
             raise KeyError(f"unknown payment type {payment_type}")
         names = {f.name for block, presence in pt.blocks.items() if presence == "required"
                  for f in self.field_blocks[block].fields if f.required}
-        return sorted(names | set(pt.also_required))
+        return sorted((names | set(pt.also_required)) - set(pt.also_optional))
 
     @property
     def seed_card_pan(self) -> str:
@@ -413,8 +482,10 @@ class BetterPaymentCatalog(Entry):
                                     provenance=s.provenance, source=s.source, simulator_only=s.simulator_only))
         for pt in self.payment_types:
             blocks = ", ".join(f"{b} {p}" for b, p in pt.blocks.items())
+            path = " -> ".join(pt.status_path)
             reqs.append(Requirement(id=pt.id, api=api, kind="payment-type",
-                                    title=f"payment_type {pt.name} ({pt.title}) is accepted; blocks: {blocks}",
+                                    title=f"payment_type {pt.name} ({pt.title}, flow {pt.flow}) is accepted for "
+                                          f"{', '.join(pt.operations)}; status path {path}; blocks: {blocks}",
                                     provenance=pt.provenance, source=pt.source))
             reqs.append(Requirement(id=f"{pt.id}-MISSING-FIELDS", api=api, kind="validation",
                                     title=f"{pt.name} without any of {', '.join(self.required_fields(pt.name))} "
@@ -426,7 +497,8 @@ class BetterPaymentCatalog(Entry):
                                     provenance=a.provenance, source=a.source))
         for e in self.error_codes:
             reqs.append(Requirement(id=e.id, api=api, kind="error",
-                                    title=f"error_code {e.code} ({e.name}) with HTTP {e.http_status}"
+                                    title=f"error_code {e.code} ({e.name}), HTTP {self.error_status(e.id, 'in_band')} "
+                                          f"in band or {e.http_status} under the http transport"
                                           + (f": {e.message}" if e.message else ""),
                                     provenance=e.provenance, source=e.source,
                                     simulator_only=e.provenance == Provenance.simulator))
@@ -445,6 +517,9 @@ class BetterPaymentCatalog(Entry):
                                 title=f"Postbacks are retried every {retry.interval_seconds:g} s, "
                                       f"{retry.max_attempts} attempts in all, until HTTP {retry.success_status}",
                                 provenance=retry.provenance, source=retry.source, simulator_only=True))
+        for x in self.leniencies:
+            reqs.append(Requirement(id=x.id, api=api, kind="leniency", title=x.title, provenance=x.provenance,
+                                    source=x.source))
         for r in self.rules:
             reqs.append(Requirement(id=r.id, api=api, kind="rule", title=r.title, provenance=r.provenance,
                                     source=r.source, weight=r.weight, simulator_only=r.simulator_only))

@@ -21,6 +21,7 @@ from harness.paths import fixtures_dir
 class Provenance(StrEnum):
     documented = "documented"  # in a seed: law for the simulator and the suites
     adopted = "adopted"  # our reasoned choice where the seed is silent
+    observed = "observed"  # seen in code that runs against the real API (a vendor plugin) or in a sandbox run
     simulator = "simulator"  # a test-data convention of our simulator only
 
 

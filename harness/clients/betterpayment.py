@@ -8,6 +8,7 @@ come from the catalog (fixtures/catalog/betterpayment.yaml).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 from harness.catalog import betterpayment as betterpayment_catalog
 from harness.clients.base import DEFAULT_TIMEOUT, ApiClient, IdempotencyKey, RetryPolicy
 from harness.clients.budget import RequestBudget
+from harness.postback_signing import php_http_build_query
 
 __all__ = ["BetterPaymentClient", "idempotency_headers"]
 
@@ -77,6 +79,7 @@ class BetterPaymentClient(ApiClient):
                 raise ValueError(f"BetterPaymentClient: {name} must be a non-empty string")
         catalog = betterpayment_catalog()
         self._operations = {op.name: op for op in catalog.operations}
+        self._credentials = (api_key, api_password)
         super().__init__(
             base_url,
             auth=_BasicAuthUnlessSet(api_key, api_password),
@@ -217,6 +220,25 @@ class BetterPaymentClient(ApiClient):
         return self._op(
             "refund", body, idempotency_key=idempotency_key, idempotency_header=idempotency_header, headers=headers
         )
+
+    def apple_pay_merchant_session(self, initiative_context: Any) -> httpx.Response:
+        """POST /db_apple_pay_merchants {"initiative_context": <shop host>} (Apple Pay merchant validation, no
+        /rest prefix), as the Shopware and WooCommerce plugins send it."""
+        facts = betterpayment_catalog().apple_pay
+        return self.raw(facts.method, facts.path, json={facts.request_field: initiative_context})
+
+    def legacy(self, operation: str, fields: Mapping[str, Any], *, checksum: str | None = None,
+               api_key: str | None = None) -> httpx.Response:
+        """The older docs' checksum authentication: form-encoded fields (PHP urlencode, in order) with `api_key`
+        first, then `checksum` = SHA-1(query + outgoing key, i.e. the API password); no Basic header.
+        `checksum` and `api_key` override the computed values (to send wrong ones)."""
+        legacy = betterpayment_catalog().legacy_auth
+        spec = self._operations[operation]
+        own_key, outgoing_key = self._credentials
+        query = php_http_build_query({legacy.key_field: api_key if api_key is not None else own_key, **fields})
+        digest = checksum if checksum is not None else hashlib.sha1((query + outgoing_key).encode()).hexdigest()
+        return self.raw(spec.method, spec.path, content=f"{query}&{legacy.checksum_field}={digest}",
+                        headers={"Content-Type": legacy.content_type}, authenticate=False)
 
     def get_transaction(self, transaction_id: str, *, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """GET /rest/transactions/{id}."""

@@ -23,6 +23,7 @@ from .support import (
     expect_error,
     expect_payment,
     expect_postback,
+    first_answer,
     get_transaction,
     mpi_values,
     payment_types,
@@ -37,10 +38,7 @@ def _request(pt: Any, urls: Urls) -> dict[str, Any]:
 
 
 def _expected(pt: Any, operation: str) -> tuple[int, str | None]:
-    """(status, client_action) of the first answer: a customer step for redirect types, else the result."""
-    if pt.flow == "redirect":
-        return CAT.outcomes.step_status["redirect"], "redirect"
-    return CAT.outcomes.success_status[operation], None  # type: ignore[index]
+    return first_answer(pt, operation)
 
 
 def _cases() -> list[Any]:

@@ -161,8 +161,9 @@ def test_merchant_refund_id_is_used_once(client: Any, urls: Urls) -> None:
     own = f"PCR{uuid.uuid4().hex[:20]}"
     assert _refund_ok(client.refund(tid, "2.00", refund_id=own), tid)["refund_id"] == own
     again = client.refund(tid, "2.00", refund_id=own)
-    assert 400 <= again.status_code < 500, f"a repeated refund_id was accepted: {again.text[:300]}"
     body = json_body(again)
+    assert again.status_code == 200 or 400 <= again.status_code < 500, f"HTTP {again.status_code}: {again.text[:300]}"
+    assert body.get("error_code", 0) != 0, f"a repeated refund_id was accepted: {again.text[:300]}"
     assert set(body) == set(CAT.responses["error"].fields)
     assert body["error_code"] in {e.code for e in CAT.error_codes} - {CAT.error("BP-ERR-0-NONE").code}
     assert _refunded(client, tid) == Decimal("2.00")

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import re
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,14 +26,15 @@ from starlette.routing import BaseRoute, Route
 
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
-from harness.simulator.betterpayment.errors import BPError, error_json
+from harness.simulator.betterpayment.errors import BPError, error_json, stored_under_idempotency
 from harness.simulator.betterpayment.operations import Operations
 from harness.simulator.betterpayment.postbacks import Dispatcher
 from harness.simulator.betterpayment.validation import validate_create, validate_follow_up
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-_STORED_ERRORS = (404, 409, 422)
 _MAX_PATH_IN_MESSAGE = 200
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 
 Work = Callable[[str, dict[str, Any], str], Any]
 
@@ -110,22 +117,61 @@ class Api:
     def _base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
+    def _is_legacy(self, request: Request) -> bool:
+        """A request in the older docs' checksum form: no Authorization header, a form-encoded body."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        return "authorization" not in request.headers and media == self.ctx.catalog.legacy_auth.content_type
+
+    def _legacy_auth(self, raw: bytes) -> tuple[str, dict[str, Any]]:
+        """(API key, fields) of a legacy request whose last field `checksum` is SHA-1(query + API password)."""
+        legacy = self.ctx.catalog.legacy_auth
+        failed = BPError("BP-ERR-201-AUTH")
+        if self.ctx.defect(defects.LEGACY_AUTH_REFUSED):
+            raise failed
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise failed from None
+        head, sep, given = text.rpartition(f"&{legacy.checksum_field}=")
+        if not sep or "&" in given or not given:
+            raise failed
+        try:
+            fields = dict(parse_qsl(head, keep_blank_values=True, strict_parsing=True))
+        except ValueError:
+            raise failed from None
+        api_key = fields.pop(legacy.key_field, "")
+        password = self.ctx.credentials.get(api_key)
+        if password is None:
+            raise failed
+        expected = hashlib.sha1((head + password).encode("utf-8")).hexdigest()
+        if not (hmac.compare_digest(expected, unquote_plus(given).strip().lower())
+                or self.ctx.defect(defects.LEGACY_CHECKSUM_IGNORED)):
+            raise failed
+        return api_key, fields
+
     async def _post(self, request: Request, work: Work) -> Response:
         self.dispatcher.kick()
+        form: dict[str, Any] | None = None
         try:
             self._method(request, "POST")
-            scope = self._auth(request)
-            self._content_type(request)
+            legacy = self._is_legacy(request)
+            scope = "" if legacy else self._auth(request)
+            if not legacy:
+                self._content_type(request)
             key = self._idempotency_key(request)
             raw = await self._body(request)
+            if legacy:
+                scope, form = self._legacy_auth(raw)
         except BPError as err:
             return error_json(self.ctx, err)
         base_url = self._base_url(request)
+        outcome = {"store": True}
 
         async def handler() -> Response:
             try:
-                return JSONResponse(work(scope, self._json(raw), base_url))
+                return JSONResponse(work(scope, form if form is not None else self._json(raw), base_url))
             except BPError as err:
+                outcome["store"] = stored_under_idempotency(self.ctx, err)
                 return error_json(self.ctx, err)
 
         idem = self.ctx.catalog.idempotency
@@ -136,7 +182,7 @@ class Api:
             endpoint=f"{request.method} {request.url.path}",
             retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else idem.retention_seconds,
             handler=handler,
-            should_store=lambda r: r.status_code < 400 or r.status_code in _STORED_ERRORS,
+            should_store=lambda r: outcome["store"] and r.status_code < 500,
         )
 
     async def _get(self, request: Request, work: Callable[[str, str], Any]) -> Response:
@@ -174,6 +220,36 @@ class Api:
     async def _refunds(self, request: Request) -> Response:
         return await self._get(request, self.ops.refunds_view)
 
+    async def _apple_pay_merchant(self, request: Request) -> Response:
+        """Apple Pay merchant validation: an Apple Pay merchant session for the shop's host, base64 in
+        applepay_payment_session_token (catalog apple_pay). The session is the simulator's own, unsigned."""
+        cat = self.ctx.catalog
+        facts = cat.apple_pay
+        try:
+            if self.ctx.defect(defects.APPLEPAY_VALIDATION_MISSING):
+                raise BPError("BP-ERR-217-ENDPOINT", path=request.url.path[:_MAX_PATH_IN_MESSAGE])
+            self._method(request, facts.method)
+            scope = self._auth(request)
+            self._content_type(request)
+            body = self._json(await self._body(request))
+            host = body.get(facts.request_field)
+            if host is None or (isinstance(host, str) and not host.strip()):
+                raise BPError("BP-ERR-204-MISSING-FIELDS", fields=facts.request_field)
+            if not isinstance(host, str) or len(host) > 253 or not _HOST.match(host.strip()):
+                raise BPError("BP-ERR-205-INVALID-FIELDS", fields=facts.request_field)
+        except BPError as err:
+            return error_json(self.ctx, err)
+        now_ms = int(time.time() * 1000)
+        session = {
+            "epochTimestamp": now_ms, "expiresAt": now_ms + 300_000,
+            "merchantSessionIdentifier": f"SSH{secrets.token_hex(16).upper()}", "nonce": secrets.token_hex(4),
+            "merchantIdentifier": hashlib.sha256(scope.encode()).hexdigest().upper(),
+            "domainName": host.strip().lower(), "displayName": cat.simulator.shop_name,
+            "signature": secrets.token_hex(64),
+        }
+        token = base64.b64encode(json.dumps({k: session[k] for k in facts.session_fields}).encode()).decode()
+        return JSONResponse({facts.response_field: token})
+
     async def _unknown(self, request: Request) -> Response:
         return error_json(self.ctx, BPError("BP-ERR-217-ENDPOINT", path=request.url.path[:_MAX_PATH_IN_MESSAGE]))
 
@@ -186,6 +262,7 @@ class Api:
             Route(paths["get_transaction"], self._transaction, methods=ALL_METHODS),
             Route(paths["get_log"], self._log, methods=ALL_METHODS),
             Route(paths["get_refunds"], self._refunds, methods=ALL_METHODS),
+            Route(cat.apple_pay.path, self._apple_pay_merchant, methods=ALL_METHODS),
             Route("/rest", self._unknown, methods=ALL_METHODS),
             Route("/rest/{rest:path}", self._unknown, methods=ALL_METHODS),
         ]

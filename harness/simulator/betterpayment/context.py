@@ -7,11 +7,26 @@ with defects allowed), so nothing here may live at module level.
 from __future__ import annotations
 
 import hmac
+import os
 from dataclasses import dataclass
 
 from harness.catalog import betterpayment
 from harness.catalog.betterpayment import BetterPaymentCatalog
 from harness.simulator.state import SimulatorState
+
+#: The error transport a simulator starts with (catalog error_transport.modes); the catalog's default otherwise.
+ERROR_TRANSPORT_ENV = "PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT"
+
+
+def start_error_transport(catalog: BetterPaymentCatalog) -> str:
+    """The transport named in PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT, else the catalog's default (in_band)."""
+    value = os.environ.get(ERROR_TRANSPORT_ENV, "").strip()
+    if not value:
+        return catalog.error_transport.default
+    if value not in catalog.error_transport.modes:
+        raise ValueError(f"{ERROR_TRANSPORT_ENV} must be one of {', '.join(catalog.error_transport.modes)}, "
+                         f"got {value!r}")
+    return value
 
 
 @dataclass
@@ -21,6 +36,7 @@ class Context:
     credentials: dict[str, str]  # api_key -> api_password
     incoming_key: str
     webhook_key: str
+    error_transport: str  # in_band | http; kept across resets (it is how the simulator runs)
 
     @classmethod
     def build(cls, state: SimulatorState) -> Context:
@@ -36,6 +52,7 @@ class Context:
             credentials=credentials,
             incoming_key=cfg.betterpayment_incoming_key or sim.incoming_key,
             webhook_key=cfg.betterpayment_webhook_key or sim.webhook_key,
+            error_transport=start_error_transport(cat),
         )
 
     def defect(self, name: str) -> bool:

@@ -7,6 +7,10 @@
     POST /_simulator/betterpayment/transactions/{id}/status  {"status_code": int, "postback": bool = true}
          -> sets a status the API cannot reach itself (10, 11, 13...) and sends its postback
 
+    GET  /_simulator/betterpayment/settings  -> {"error_transport": "in_band" | "http"}
+    POST /_simulator/betterpayment/settings  {"error_transport": ...}: how application errors travel (catalog
+         error_transport); kept across resets, like the way the simulator was started
+
 Errors answer {"error": "..."} like the shared control routes.
 """
 
@@ -52,7 +56,23 @@ def routes(ctx: Context, ops: Operations, dispatcher: Dispatcher) -> list[BaseRo
             return problem(404, "no such transaction")
         return JSONResponse(view)
 
+    async def settings(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            body = await json_object(request)
+            if isinstance(body, JSONResponse):
+                return body
+            modes = ctx.catalog.error_transport.modes
+            unknown = sorted(set(body) - {"error_transport"})
+            if unknown:
+                return problem(400, f"unknown settings {unknown}; known: error_transport")
+            value = body.get("error_transport", ctx.error_transport)
+            if value not in modes:
+                return problem(400, f"error_transport must be one of {', '.join(modes)}")
+            ctx.error_transport = str(value)
+        return JSONResponse({"error_transport": ctx.error_transport})
+
     return [
+        Route(f"{PREFIX}/settings", settings, methods=["GET", "POST"]),
         Route(f"{PREFIX}/postbacks", postbacks, methods=["GET"]),
         Route(f"{PREFIX}/transactions/{{transaction_id}}", transaction, methods=["GET"]),
         Route(f"{PREFIX}/transactions/{{transaction_id}}/status", force_status, methods=["POST"]),

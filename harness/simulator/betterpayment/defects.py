@@ -21,7 +21,9 @@ ERROR_MESSAGE_KEY = _d("bp.error_message_key", "error bodies",
                        "Error bodies carry 'message' instead of 'error_message'")
 ERROR_FIELDS_UNNAMED = _d("bp.error_fields_unnamed", "error bodies",
                           "The missing-fields error does not name the missing fields")
-ERROR_HTTP_200 = _d("bp.error_http_200", "status codes", "Error bodies are answered with HTTP 200")
+ERROR_TRANSPORT_MIXED = _d("bp.error_transport_mixed", "status codes",
+                           "Errors do not follow the declared transport: in band, validation errors keep their 4xx;"
+                           " under http, state errors answer HTTP 200")
 STATUS_CODE_WRONG = _d("bp.status_code_wrong", "status codes", "completed is reported with status_code 1")
 STATUS_NAME_WRONG = _d("bp.status_name_wrong", "status codes", "status_code 3 is named 'success', not 'completed'")
 CAPTURE_ABOVE_AUTHORIZED = _d("bp.capture_above_authorized", "amounts",
@@ -54,5 +56,24 @@ SCHEMA_AMOUNT_STRING = _d("bp.schema_amount_string", "schema drift",
 PAN_LEAK_RESPONSE = _d("bp.pan_leak_response", "PAN leak", "The payment response echoes the full card_number")
 PAN_LEAK_POSTBACK = _d("bp.pan_leak_postback", "PAN leak",
                        "A direct card payment's postback carries the full card_number")
+
+WALLET_REFUSED = _d("bp.wallet_type_refused", "payment types", "applepay and googlepay get 206 unknown payment type")
+SYNC_NEEDS_REDIRECT = _d("bp.sync_needs_redirect", "payment types",
+                         "Invoice and SEPA payments answer started with a redirect instead of authorized")
+SYNC_CAPTURE_REFUSED = _d("bp.sync_capture_refused", "payment types", "An invoice or SEPA payment cannot be captured")
+APPLEPAY_VALIDATION_MISSING = _d("bp.applepay_validation_missing", "wallets",
+                                 "POST /db_apple_pay_merchants answers 404 unknown endpoint")
+LENIENCY_EMPTY_DROPPED = _d("bp.leniency_empty_refused", "leniency",
+                            "An empty or null optional field is validated, not treated as absent (vat '' gets 205)")
+LENIENCY_NUMBER_DROPPED = _d("bp.leniency_number_refused", "leniency",
+                             "A JSON number in a text field (customer_id 42) gets 205")
+LENIENCY_LOCALE_STRICT = _d("bp.leniency_locale_strict", "leniency", "locale with a region (de_DE, de-DE) gets 205")
+POSTBACK_TILDE_RAW = _d("bp.postback_tilde_unescaped", "postback encoding",
+                        "Postbacks leave '~' unescaped (Python urlencode), so PHP's rebuilt checksum fails")
+POSTBACK_SPACE_PERCENT = _d("bp.postback_space_percent20", "postback encoding",
+                            "Postbacks encode space as %20 (RFC 3986), so PHP's rebuilt checksum fails")
+LEGACY_AUTH_REFUSED = _d("bp.legacy_auth_refused", "auth", "Legacy checksum-authenticated requests get 401")
+LEGACY_CHECKSUM_IGNORED = _d("bp.legacy_checksum_ignored", "auth",
+                             "A legacy request with a wrong checksum is accepted (only api_key is checked)")
 
 ALL = [name for name in registry.names() if name.startswith("bp.")]

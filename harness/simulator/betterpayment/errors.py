@@ -1,5 +1,8 @@
 """Better Payment error bodies: {"error_code": int, "error_message": str} from the catalog's error rows.
 
+The HTTP status follows the simulator's error transport (catalog `error_transport`): `in_band`, the default the
+vendor plugins' code points to, answers application errors with HTTP 200; `http` answers each row's status.
+
 Handlers raise `BPError(<error id>, **template values)`; the API layer turns it into the JSON answer and the
 pages into an HTML page. Nothing else builds an error body, so every error is a documented catalog row.
 """
@@ -33,8 +36,20 @@ def error_body(ctx: Context, err: BPError) -> tuple[int, dict[str, Any]]:
     body = row.render(**values)
     if ctx.defect(defects.ERROR_MESSAGE_KEY):
         body = {"error_code": body["error_code"], "message": body["error_message"]}
-    status = 200 if ctx.defect(defects.ERROR_HTTP_200) else row.http_status
-    return status, body
+    transport = ctx.error_transport
+    if ctx.defect(defects.ERROR_TRANSPORT_MIXED) and row.name in _MIXED_BY_DEFECT:
+        transport = "http" if transport == "in_band" else "in_band"
+    return ctx.catalog.error_status(row.id, transport), body  # type: ignore[arg-type]
+
+
+# The rows the transport defect answers the other way (validation in band, state errors under http).
+_MIXED_BY_DEFECT = {"missing_fields", "invalid_fields", "operation_not_allowed", "unknown_transaction"}
+
+
+def stored_under_idempotency(ctx: Context, err: BPError) -> bool:
+    """Processing results (unknown transaction, state and amount errors) are replayed for a repeated key;
+    validation failures are not (BP-IDEM-VALIDATION-NOT-STORED), whatever HTTP status the transport gives."""
+    return ctx.catalog.error(err.error_id).http_status in (404, 409, 422)
 
 
 def error_json(ctx: Context, err: BPError) -> JSONResponse:
@@ -46,7 +61,10 @@ def error_json(ctx: Context, err: BPError) -> JSONResponse:
 
 
 def error_page(ctx: Context, err: BPError) -> HTMLResponse:
-    status, body = error_body(ctx, err)
+    """The customer's browser gets an HTML page with the row's own HTTP status: the error transport is about
+    what the merchant's server reads from the API, not about pages."""
+    _, body = error_body(ctx, err)
+    status = ctx.catalog.error(err.error_id).http_status
     message = escape(str(body.get("error_message") or body.get("message") or ""))
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>Error {body['error_code']}</title></head>"
             f"<body><h1>Payment step failed</h1><p>error_code {body['error_code']}: {message}</p></body></html>")

@@ -10,6 +10,9 @@ from decimal import Decimal, InvalidOperation
 
 MAX_CENTS = 9_999_999_999  # 99,999,999.99 (adopted ceiling)
 _TEXT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+# A JSON float this close to a whole cent is that cent: PHP plugins send sums of floats (2.5399999999999996 for
+# 2.54, catalog leniency BP-LENIENT-NUMBERS-FOR-AMOUNTS); text must still have at most two decimals.
+_FLOAT_NOISE = Decimal("0.000001")
 
 
 def parse_cents(value: object, *, allow_zero: bool = False) -> int | None:
@@ -27,8 +30,11 @@ def parse_cents(value: object, *, allow_zero: bool = False) -> int | None:
         return None
     if not amount.is_finite() or not Decimal(0) <= amount <= Decimal(MAX_CENTS) / 100:
         return None
-    if amount != amount.quantize(Decimal("0.01")):
-        return None
+    cent = amount.quantize(Decimal("0.01"))
+    if amount != cent:
+        if not isinstance(value, float) or abs(amount - cent) > _FLOAT_NOISE:
+            return None
+        amount = cent
     cents = int(amount * 100)
     if cents < 0 or cents > MAX_CENTS or (cents == 0 and not allow_zero):
         return None

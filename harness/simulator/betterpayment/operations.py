@@ -66,6 +66,8 @@ class Operations:
         return {"authorized": 0, "captured": 0}
 
     def _notify(self, tx: Transaction, pan: str | None = None) -> None:
+        if not tx.postback_url:
+            return  # a wallet payment sent without postback_url (catalog BP-LENIENT-WALLET-NO-POSTBACK-URL)
         try:
             kind, fields = transaction_fields(self.ctx, tx)
         except KeyError:
@@ -104,6 +106,8 @@ class Operations:
             mode, message_key = "final", "recurring"
         elif pt.flow == "direct":
             mode, message_key = "final", "direct"
+        elif pt.flow in ("synchronous", "wallet"):
+            mode, message_key = "final", pt.flow
         elif pt.flow == "threeds":
             direct = req.own_mpi and not ctx.defect(defects.THREEDS_DIRECT_IGNORED)
             mode, message_key = ("final", "threeds") if direct else ("acs", "threeds")
@@ -119,8 +123,15 @@ class Operations:
             else:
                 status, message = cat.outcomes.success_status[op], cat.outcomes.success_messages.get(message_key)  # type: ignore[index]
                 money = self._money_on_success(op, req.amount)
+                if pt.flow in ("synchronous", "wallet") and req.original_transaction_id is None:
+                    # The type's own first status: invoice and SEPA are authorized and captured later.
+                    status = cat.status_named(pt.status_path[0]).code
+                    if ctx.defect(defects.SYNC_NEEDS_REDIRECT) and pt.flow == "synchronous":
+                        mode, status = "bank", cat.outcomes.step_status["redirect"]
+                    captured = req.amount if status == self._code("completed") else 0
+                    money = {"authorized": req.amount, "captured": captured}
         else:
-            status, message = cat.outcomes.step_status[pt.flow], None  # type: ignore[index]
+            status, message = cat.outcomes.step_status["threeds" if mode == "acs" else "redirect"], None
 
         wero = pt.name == "wero"
         tx = Transaction(
@@ -128,7 +139,8 @@ class Operations:
             order_id=str(f["order_id"]), amount=req.amount, currency=req.currency,
             merchant_reference=str(f.get("merchant_reference") or f"{f['order_id']} - {cat.simulator.shop_name}"),
             additional_transaction_data=f.get("additional_transaction_data"),
-            postback_url=str(f["postback_url"]), success_url=f.get("success_url"), error_url=f.get("error_url"),
+            postback_url=str(f.get("postback_url") or ""), success_url=f.get("success_url"),
+            error_url=f.get("error_url"),
             status_code=status, message=message, reason_code=reason,
             authorized=money["authorized"], captured=money["captured"], reversed=0, refunded=0,
             card_bin=card.get("card_bin"), card_last4=card.get("card_last4"), card_brand=card.get("card_brand"),
@@ -254,7 +266,8 @@ class Operations:
             tx = repo.get(conn, req.transaction_id, scope)
             if tx is None:
                 raise self._not_found(req.transaction_id)
-            if tx.status_code not in (authorized, completed) or tx.capturable == 0:
+            if tx.status_code not in (authorized, completed) or tx.capturable == 0 \
+                    or (tx.flow == "synchronous" and ctx.defect(defects.SYNC_CAPTURE_REFUSED)):
                 raise self._not_allowed("capture", tx)
             amount = req.amount if req.amount is not None else tx.capturable
             if amount > tx.capturable and not ctx.defect(defects.CAPTURE_ABOVE_AUTHORIZED):
@@ -325,7 +338,8 @@ class Operations:
             repo.add_log(conn, tx.id, "refund", refunded, amount, now)
         if tx.payment_type == "wero":
             refund["wallet_reference"] = f"RAR{secrets.token_hex(6)}"
-        self.postbacks.send(tx.id, "refund", tx.postback_url, refund_fields(ctx, tx, refund))
+        if tx.postback_url:
+            self.postbacks.send(tx.id, "refund", tx.postback_url, refund_fields(ctx, tx, refund))
         return {"transaction_id": tx.id, "refund_id": refund_id, "status": successful.name,
                 "status_code": successful.code, "error_code": 0}
 

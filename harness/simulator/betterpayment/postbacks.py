@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -148,7 +148,12 @@ class Dispatcher:
         if pan and ctx.defect(defects.PAN_LEAK_POSTBACK):
             pairs.append(("card_number", pan))
         key = ctx.incoming_key + ("-wrong" if ctx.defect(defects.CHECKSUM_WRONG_KEY) else "")
-        if ctx.defect(defects.CHECKSUM_NOT_LAST):
+        foreign = _foreign_encoder(ctx)
+        if foreign is not None:
+            # An encoder other than PHP's: the checksum matches the raw body, PHP's rebuilt string differs.
+            rest = foreign(pairs)
+            body = f"{rest}&{encode_fields([(CHECKSUM_FIELD, checksum(rest, key))])}"
+        elif ctx.defect(defects.CHECKSUM_NOT_LAST):
             rest = encode_fields(pairs)
             body = encode_fields([(CHECKSUM_FIELD, checksum(rest, key))]) + "&" + rest
         else:
@@ -293,6 +298,15 @@ class Dispatcher:
             "status": a["status"], "error": a["error"], "fields": masked_fields(a["body"]),
         } for a in attempts]
         return {"postbacks": postbacks, "deliveries": deliveries}
+
+
+def _foreign_encoder(ctx: Context) -> Any:
+    """The encoder a postback-encoding defect uses instead of PHP's (None: no such defect is on)."""
+    if ctx.defect(defects.POSTBACK_TILDE_RAW):
+        return lambda pairs: urlencode(pairs)  # Python: '~' stays
+    if ctx.defect(defects.POSTBACK_SPACE_PERCENT):
+        return lambda pairs: urlencode(pairs, quote_via=quote)  # RFC 3986: space as %20
+    return None
 
 
 class _Offline(Exception):

@@ -1,5 +1,11 @@
 """Request validation driven by the catalog's field blocks: which fields a payment type needs, which it must
-not carry, and what each field's value may look like.
+not carry, and what each field's value may look like, as lenient as the real gateway evidently is.
+
+Leniency (catalog `leniencies`, each with the vendor plugin that sends it): before any check, an optional field
+that is null or blank counts as absent, a JSON number in a text field is its text (customer_id 42), a locale
+may carry a region (de_DE, de-DE), a date may be a date-time (its date counts), and a float a hair off a cent is
+that cent. What the documents make explicit stays strict: a blank required field is missing (204), a list, an
+object or a boolean in a text field, or a locale like "DEU", is invalid (205).
 
 Why catalog-driven: the suites derive their negative tests from the same blocks, so the simulator and the
 suites cannot drift apart on what "required" means. Order of checks (each raises the first that applies):
@@ -10,6 +16,7 @@ invalid values (205), https URLs (149). Every error names all offending fields, 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -28,8 +35,9 @@ _MAX_URL_LENGTH = 2048
 _PATTERNS = {
     "currency": re.compile(r"^[A-Z]{3}$"),
     "country": re.compile(r"^[A-Z]{2}$"),
-    "locale": re.compile(r"^[a-z]{2}$"),
-    "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+    "locale": re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?$"),
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"),
+    "iban": re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"),
     "pan": re.compile(r"^\d{12,19}$"),
     "cvv": re.compile(r"^\d{3,4}$"),
     "month": re.compile(r"^\d{1,2}$"),
@@ -100,11 +108,13 @@ def value_ok(spec: FieldSpec, value: object, *, allow_zero_amount: bool = False)
         return True
     if t in ("month", "year") and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
+    if t == "iban" and isinstance(value, str):
+        value = value.replace(" ", "").upper()
     if not isinstance(value, str) or not _PATTERNS[t].match(value):
         return False
     if t == "date":
         try:
-            date.fromisoformat(value)
+            date.fromisoformat(value[:10])
         except ValueError:
             return False
     if t == "pan":
@@ -151,6 +161,40 @@ def _loopback(host: str, names: set[str], networks: list[ipaddress.IPv4Network |
     return any(ip.version == n.version and ip in n for n in networks)
 
 
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _as_text(value: object) -> object:
+    """A JSON number in a text field is its text (42 -> "42", 1001.0 -> "1001"); anything else is left alone."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+    return str(value)
+
+
+def lenient(ctx: Context, body: dict[str, Any], specs: list[FieldSpec], required: set[str]) -> dict[str, Any]:
+    """The body as the gateway evidently reads it (catalog `leniencies`): optional null or blank fields dropped,
+    numbers in text fields turned into text. Fields the catalog does not list pass through untouched."""
+    by_name = {spec.name: spec for spec in specs}
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        spec = by_name.get(name)
+        if spec is None:
+            out[name] = value
+            continue
+        if _blank(value) and name not in required and not ctx.defect(defects.LENIENCY_EMPTY_DROPPED):
+            continue
+        if spec.type == "string" and not ctx.defect(defects.LENIENCY_NUMBER_DROPPED):
+            value = _as_text(value)
+        out[name] = value
+    return out
+
+
 def _missing_error(names: list[str]) -> BPError:
     return BPError("BP-ERR-204-MISSING-FIELDS", fields=", ".join(sorted(set(names))))
 
@@ -187,6 +231,11 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
     if not isinstance(raw_type, str) or not value_ok(common.field("payment_type"), raw_type):
         raise _invalid_error(["payment_type"])
     pt = cat.payment_type(raw_type)
+    if pt is not None and pt.flow == "wallet" and ctx.defect(defects.WALLET_REFUSED):
+        pt = None
+    locale = body.get("locale")
+    if ctx.defect(defects.LENIENCY_LOCALE_STRICT) and isinstance(locale, str) and len(locale.strip()) > 2:
+        raise _invalid_error(["locale"])  # the defect: only bare ISO 639-1 languages
     if pt is None:
         raise BPError("BP-ERR-206-PAYMENT-TYPE", payment_type=raw_type[:32])
     if operation not in pt.operations:
@@ -206,6 +255,8 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
     required = {f.name for b in BLOCK_NAMES if presence[b] == "required"
                 for f in cat.field_blocks[b].fields if f.required}
     required |= set(pt.also_required)
+    required -= set(pt.also_optional)
+    body = lenient(ctx, body, [f for b in cat.field_blocks.values() for f in b.fields], required)
     missing = [n for n in required if not _present(body.get(n))]
     for block in applicable:
         for pair in block.pairs:
@@ -237,7 +288,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
         payment_type=pt,
         fields=body,
         amount=amount,
-        currency=str(body["currency"]),
+        currency=str(body.get("currency") or cat.field_blocks["common"].field("currency").default),
         card=card,
         own_mpi=_present(body.get("threeds_authentication_value")),
         original_transaction_id=str(original) if _present(original) else None,
@@ -248,6 +299,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
 def validate_follow_up(ctx: Context, body: dict[str, Any], operation: str) -> FollowUpRequest:
     """Validate a capture/reverse/refund body against the catalog's request_fields."""
     block = ctx.catalog.request_fields[operation]  # type: ignore[index]
+    body = lenient(ctx, body, block.fields, {f.name for f in block.fields if f.required})
     missing = [f.name for f in block.fields if f.required and not _present(body.get(f.name))]
     if missing:
         raise _missing_error(missing)

@@ -1,0 +1,46 @@
+"""How errors travel (catalog `error_transport`, requirement BP-ERROR-HTTP-STATUS, advisory): every error suite
+judges error_code and error_message under either transport; this module checks the HTTP status itself against
+the transport the target declares (the simulator's setting; on a sandbox the catalog's default, in_band, which
+a sandbox run confirms or refutes). Application errors answer HTTP 200 in band; protocol errors keep theirs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from .support import CAT, Urls, body_for, declared_error_transport, describe, expect_error, payment_types, requirement
+
+
+def _provoke(client: Any, urls: Urls, error_id: str) -> Any:
+    if error_id == "BP-ERR-204-MISSING-FIELDS":
+        return client.payment({"payment_type": payment_types(flow="redirect")[0].name}), {}
+    if error_id == "BP-ERR-206-PAYMENT-TYPE":
+        return client.payment(body_for(payment_types(flow="redirect")[0].name, urls, payment_type="paycert-x")), {
+            "payment_type": "paycert-x"}
+    if error_id == "BP-ERR-207-UNKNOWN-TRANSACTION":
+        tid = str(uuid.uuid4())
+        return client.get_transaction(tid), {"transaction_id": tid}
+    if error_id == "BP-ERR-201-AUTH":
+        return client.raw("GET", CAT.operation("get_transaction").path.format(transaction_id=uuid.uuid4()),
+                          authenticate=False), {}
+    raise KeyError(error_id)
+
+
+ERRORS = ["BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE", "BP-ERR-207-UNKNOWN-TRANSACTION", "BP-ERR-201-AUTH"]
+
+
+@requirement("BP-ERROR-HTTP-STATUS")
+@pytest.mark.parametrize("error_id", ERRORS)
+def test_error_http_status_follows_the_declared_transport(paycert_target: Any, client: Any, urls: Urls,
+                                                          error_id: str) -> None:
+    transport = declared_error_transport(paycert_target)
+    response, values = _provoke(client, urls, error_id)
+    if error_id == "BP-ERR-204-MISSING-FIELDS":
+        values = {"fields": ", ".join(sorted(set(CAT.required_fields(payment_types(flow="redirect")[0].name))
+                                              - {"payment_type"}))}
+    expect_error(response, error_id, **values)
+    expected = CAT.error_status(error_id, transport)  # type: ignore[arg-type]
+    assert response.status_code == expected, (f"under the {transport} transport {CAT.error(error_id).name} must "
+                                              f"answer HTTP {expected}; got {describe(response)}")
