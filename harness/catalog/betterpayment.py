@@ -445,7 +445,7 @@ class BetterPaymentCatalog(Entry):
         return row.http_status
 
     def leniency(self, leniency_id: str) -> Leniency:
-        return next(x for x in self.leniencies if x.id == leniency_id)
+        return lookup(self.leniencies, "betterpayment.yaml leniencies", id=leniency_id)
 
     def refund_status(self, name: str) -> RefundStatus:
         return lookup(self.refund_statuses, "betterpayment.yaml refund_statuses", name=name)

@@ -573,8 +573,9 @@ def expect_postback(delivery: Delivery, kind: str, *, transaction_id: str, sent:
     assert content_type.split(";")[0].strip() == CAT.postbacks.content_type, f"postback Content-Type {content_type!r}"
     assert delivery.checksum_last, "the checksum is not the last parameter"
     assert delivery.checksum_ok, "the postback checksum does not verify with the incoming key (raw body)"
-    assert delivery.checksum_rebuilt_ok, ("the postback checksum does not verify when rebuilt from the parsed fields "
-                                          "with PHP http_build_query, as the Shopware, WooCommerce and Magento plugins do")
+    assert delivery.checksum_rebuilt_ok, (
+        "the postback checksum does not verify when rebuilt from the parsed fields "
+        "with PHP http_build_query, as the Shopware, WooCommerce and Magento plugins do")
     assert independent_checksum(delivery.raw_body, incoming_key) is not None, "checksum fails the independent check"
     signature = header(delivery, CAT.postbacks.signature.header)
     assert signature is not None, f"no {CAT.postbacks.signature.header} header"
