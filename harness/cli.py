@@ -122,7 +122,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    _check_bind(args.host, args.port)  # before the imports below: a bad argument is refused at once
+    port = _check_bind(args.host, args.port)  # before the imports below: a bad argument is refused at once
     if args.data_dir is not None:
         _check_data_dir(args.data_dir)
     from harness.config import load_settings
@@ -137,7 +137,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         betterpayment_api_key=bp.api_key, betterpayment_api_password=bp.api_password,
         betterpayment_incoming_key=bp.incoming_key, betterpayment_webhook_key=bp.webhook_key,
     )
-    url = f"http://{args.host}:{args.port}"
+    url = f"http://{args.host}:{port}"
     console.print(f"[bold]paycert simulator[/] on {url}  (state: {args.data_dir or 'in memory'})")
     console.print(f"  BetterCharge   {url}/payments  x-api-key: {_hidden(bc.api_key)}  x-partner-id: {bc.partner_id}",
                   markup=False)
@@ -148,7 +148,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     console.print(f"  control        {url}/_simulator/...  (see README)")
     console.print("  Ctrl-C stops it.")
     try:
-        serve(config, args.host, args.port)
+        serve(config, args.host, port)
     except (OSError, sqlite3.Error) as exc:
         raise UsageFailure(_store_error(exc, args.data_dir)) from None
     return 0
@@ -159,8 +159,9 @@ def _hidden(secret: str | None) -> str:
     return f"<hidden, {len(secret)} characters>" if secret else "<none>"
 
 
-def _check_bind(host: str, port: int) -> None:
-    """Bind once and let go, so a port in use or a foreign address is one line before anything is printed."""
+def _check_bind(host: str, port: int) -> int:
+    """Bind once and let go, so a port in use or a foreign address is one line before anything is printed; the
+    port to serve on (for --port 0, the free one the system picked, so the banner shows the real URL)."""
     try:
         infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -169,6 +170,7 @@ def _check_bind(host: str, port: int) -> None:
     try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(infos[0][4])
+        return int(probe.getsockname()[1])
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageFailure(f"--port {port}: {host}:{port} is already in use (another simulator?); choose "
