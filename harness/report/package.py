@@ -213,6 +213,8 @@ def _unsafe_name(name: str) -> str | None:
         return "climbs out of the package with '..'"
     if "" in parts or "." in parts:
         return "is not a normalized relative path"
+    if any(part.endswith((".", " ")) for part in parts):
+        return "has a part ending in a dot or a space (Windows drops those: '.. ' would become '..')"
     return None
 
 
