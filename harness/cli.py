@@ -9,8 +9,8 @@
 
 Every user error ends in one line on stderr and exit code 2; no traceback reaches the user. How: argparse's own
 errors are one line (`_Parser`); every command runs inside `_report_layer`, which prints the one line of a
-user error (`_USER_ERRORS`), translates what the operating system refuses (`_os_error`) and, for a defect of
-paycert itself, prints one line pointing to a file holding the traceback.
+user error (any `PaycertError`), translates what the operating system refuses (`_os_error`) and, for a defect
+of paycert itself, prints one line pointing to a file holding the traceback.
 """
 
 from __future__ import annotations
@@ -215,16 +215,6 @@ def _store_error(exc: OSError | sqlite3.Error, data_dir: Path | None) -> str:
     return f"the simulator could not start: {exc.strerror or exc}"
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions raised on purpose for input the user can fix; str() is the one line to print."""
-    from harness.catalog import CatalogError
-    from harness.config import ConfigError
-    from harness.mutation import MutationError
-    from harness.report.errors import ReportError
-
-    return (UsageFailure, ReportError, ConfigError, CatalogError, MutationError)
-
-
 def _say(message: str) -> int:
     """One line on stderr (never wrapped: paths can be long), exit code 2."""
     err.print(f"paycert: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
@@ -257,7 +247,7 @@ def _report_layer(command: Callable[[argparse.Namespace], int]) -> Callable[[arg
             return command(args)
         except KeyboardInterrupt:
             return 130
-        except _user_errors() as exc:
+        except PaycertError as exc:  # raised on purpose: str() is the one line (harness/errors.py)
             return _say(str(exc))
         except OSError as exc:
             return _say(_os_error(exc))
