@@ -217,7 +217,8 @@ def _store_error(exc: OSError | sqlite3.Error, data_dir: Path | None) -> str:
 
 def _say(message: str) -> int:
     """One line on stderr (never wrapped: paths can be long), exit code 2."""
-    err.print(f"paycert: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
+    line = " ".join(message.split()).encode("utf-8", "backslashreplace").decode()  # a name that is not UTF-8
+    err.print(f"paycert: {line}", markup=False, highlight=False, soft_wrap=True)
     return 2
 
 
