@@ -115,6 +115,7 @@ def test_verify_accepts_an_intact_package_from_a_trusted_key(package: Path, sign
     assert result.ok, result.message
     assert result.message.startswith("VALID") and signer.fingerprint in result.message
     assert "trusted as acme" in result.message and "\n" not in result.message
+    assert f"({report_target(package)}, bettercharge)" in result.message  # what was certified, against what
     assert signer.fingerprint.startswith("SHA256:") and result.signer == signer.fingerprint
 
 
@@ -362,3 +363,8 @@ def test_a_name_verify_accepts_stays_inside_the_extraction_directory(name: str) 
     for paths, root, rooted in ((posixpath, "/x/root", name), (ntpath, "C:\\x\\root", windows)):
         joined = paths.normpath(paths.join(root, rooted))
         assert joined.startswith(root + paths.sep) and joined != root, (name, joined)
+
+
+def report_target(package: Path) -> str:
+    with zipfile.ZipFile(package) as z:
+        return str(json.loads(z.read(MANIFEST))["target"])
