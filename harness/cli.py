@@ -9,8 +9,8 @@
 
 Every user error ends in one line on stderr and exit code 2; no traceback reaches the user. How: argparse's own
 errors are one line (`_Parser`); every command runs inside `_report_layer`, which prints the one line of a
-user error (`_USER_ERRORS`), translates what the operating system refuses (`_os_error`) and, for a defect of
-paycert itself, prints one line pointing to a file holding the traceback.
+user error (any `PaycertError`), translates what the operating system refuses (`_os_error`) and, for a defect
+of paycert itself, prints one line pointing to a file holding the traceback.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    _check_bind(args.host, args.port)  # before the imports below: a bad argument is refused at once
+    port = _check_bind(args.host, args.port)  # before the imports below: a bad argument is refused at once
     if args.data_dir is not None:
         _check_data_dir(args.data_dir)
     from harness.config import load_settings
@@ -137,7 +137,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         betterpayment_api_key=bp.api_key, betterpayment_api_password=bp.api_password,
         betterpayment_incoming_key=bp.incoming_key, betterpayment_webhook_key=bp.webhook_key,
     )
-    url = f"http://{args.host}:{args.port}"
+    url = f"http://{args.host}:{port}"
     console.print(f"[bold]paycert simulator[/] on {url}  (state: {args.data_dir or 'in memory'})")
     console.print(f"  BetterCharge   {url}/payments  x-api-key: {_hidden(bc.api_key)}  x-partner-id: {bc.partner_id}",
                   markup=False)
@@ -148,7 +148,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     console.print(f"  control        {url}/_simulator/...  (see README)")
     console.print("  Ctrl-C stops it.")
     try:
-        serve(config, args.host, args.port)
+        serve(config, args.host, port)
     except (OSError, sqlite3.Error) as exc:
         raise UsageFailure(_store_error(exc, args.data_dir)) from None
     return 0
@@ -159,8 +159,9 @@ def _hidden(secret: str | None) -> str:
     return f"<hidden, {len(secret)} characters>" if secret else "<none>"
 
 
-def _check_bind(host: str, port: int) -> None:
-    """Bind once and let go, so a port in use or a foreign address is one line before anything is printed."""
+def _check_bind(host: str, port: int) -> int:
+    """Bind once and let go, so a port in use or a foreign address is one line before anything is printed; the
+    port to serve on (for --port 0, the free one the system picked, so the banner shows the real URL)."""
     try:
         infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -169,6 +170,7 @@ def _check_bind(host: str, port: int) -> None:
     try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(infos[0][4])
+        return int(probe.getsockname()[1])
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageFailure(f"--port {port}: {host}:{port} is already in use (another simulator?); choose "
@@ -213,19 +215,10 @@ def _store_error(exc: OSError | sqlite3.Error, data_dir: Path | None) -> str:
     return f"the simulator could not start: {exc.strerror or exc}"
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions raised on purpose for input the user can fix; str() is the one line to print."""
-    from harness.catalog import CatalogError
-    from harness.config import ConfigError
-    from harness.mutation import MutationError
-    from harness.report.errors import ReportError
-
-    return (UsageFailure, ReportError, ConfigError, CatalogError, MutationError)
-
-
 def _say(message: str) -> int:
     """One line on stderr (never wrapped: paths can be long), exit code 2."""
-    err.print(f"paycert: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
+    line = " ".join(message.split()).encode("utf-8", "backslashreplace").decode()  # a name that is not UTF-8
+    err.print(f"paycert: {line}", markup=False, highlight=False, soft_wrap=True)
     return 2
 
 
@@ -255,7 +248,7 @@ def _report_layer(command: Callable[[argparse.Namespace], int]) -> Callable[[arg
             return command(args)
         except KeyboardInterrupt:
             return 130
-        except _user_errors() as exc:
+        except PaycertError as exc:  # raised on purpose: str() is the one line (harness/errors.py)
             return _say(str(exc))
         except OSError as exc:
             return _say(_os_error(exc))

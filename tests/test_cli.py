@@ -8,9 +8,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from harness.cli import main
@@ -120,6 +122,10 @@ BAD_INVOCATIONS: dict[str, tuple[str, dict[str, str], str]] = {
     "verify-trusted-keys-variable": ("verify {tmp}/afile", {"PAYCERT_TRUSTED_KEYS": "{tmp}/nope"}, "no such file"),
     "verify-two-trust-anchors": ("verify {tmp}/afile --public-key {tmp}/afile --trusted-keys {tmp}/afile", {},
                                  "not allowed with argument"),
+    "verify-device-as-package": ("verify /dev/zero", {}, "is not a regular file"),
+    "verify-device-as-key": ("verify {tmp}/afile --public-key /dev/zero", {}, "larger than"),
+    "verify-undecodable-file-name": ("verify {tmp}/\udcff\udcfe.zip", {}, "no such file"),
+    "unknown-undecodable-command": ("\udcff", {}, "invalid choice"),
     "verify-unknown-flag": ("verify {tmp}/afile --pubkey x", {}, "unrecognized arguments: --pubkey"),
     "diff-missing-argument": ("diff", {}, "required"),
     "diff-unknown-runs": ("diff nope1 nope2 --out {tmp}", {}, "no report found for nope1"),
@@ -228,11 +234,21 @@ def test_simulate_banner_never_shows_a_credential(tmp_path: Path) -> None:
             banner.append(line)
             if "Ctrl-C stops it" in line:
                 break
+        url = banner[0].split(" on ", 1)[1].split()[0]
+        deadline = time.monotonic() + 30
+        while True:  # the simulator answers on the URL the banner names
+            try:
+                assert httpx.get(f"{url}/_simulator/clock", timeout=5).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"nothing answers on {url}"
+                time.sleep(0.2)
     finally:
         process.terminate()
         process.wait(timeout=30)
     text = "".join(banner)
     assert "x-api-key: <hidden, 17 characters>" in text and "Ctrl-C stops it" in text, text
+    assert "127.0.0.1:0" not in text  # --port 0: the banner names the port actually picked
     for secret in secrets.values():
         assert secret not in text
         assert not any(secret[i:i + 6] in text for i in range(len(secret) - 5)), secret

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from report_support import bc_requirements, make_report, passing, rec, record_card_exchange
 
 from harness.cli import main
@@ -113,6 +115,7 @@ def test_verify_accepts_an_intact_package_from_a_trusted_key(package: Path, sign
     assert result.ok, result.message
     assert result.message.startswith("VALID") and signer.fingerprint in result.message
     assert "trusted as acme" in result.message and "\n" not in result.message
+    assert f"({report_target(package)}, bettercharge)" in result.message  # what was certified, against what
     assert signer.fingerprint.startswith("SHA256:") and result.signer == signer.fingerprint
 
 
@@ -339,3 +342,29 @@ def test_a_file_verify_would_refuse_is_never_packaged(tmp_path: Path, signer: Si
     (run / "evidence" / "link.har").symlink_to("/etc/passwd")
     with zipfile.ZipFile(build_package(run, report, signer)) as z:
         assert "evidence/link.har" not in z.namelist()  # a link in the run directory is not followed
+
+
+_NAME_PARTS = ["a", "b", ".", "/", "\\", ":", "C", "\x00", "\n", " ", "~", "..", "\u00e9"]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from(_NAME_PARTS), max_size=12).map("".join))
+def test_a_name_verify_accepts_stays_inside_the_extraction_directory(name: str) -> None:
+    """Property: whatever `_unsafe_name` lets through, joined to a root and normalized, stays under the root
+    (POSIX and Windows path rules alike) and names a file, not the root itself."""
+    import ntpath
+    import posixpath
+
+    from harness.report.package import _unsafe_name
+
+    if _unsafe_name(name) is not None:
+        return
+    windows = "\\".join(part.rstrip(". ") for part in name.split("/"))  # what Win32 makes of each part
+    for paths, root, rooted in ((posixpath, "/x/root", name), (ntpath, "C:\\x\\root", windows)):
+        joined = paths.normpath(paths.join(root, rooted))
+        assert joined.startswith(root + paths.sep) and joined != root, (name, joined)
+
+
+def report_target(package: Path) -> str:
+    with zipfile.ZipFile(package) as z:
+        return str(json.loads(z.read(MANIFEST))["target"])

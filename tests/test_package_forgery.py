@@ -326,6 +326,7 @@ FORGERIES: dict[str, Forgery] = {
     "member-dotdot": Forgery(_added("../../evil.sh"), "climbs out of the package", None),
     "member-absolute": Forgery(_added("/etc/cron.d/x", b"* * * * * root sh -c 'id'\n"), "is an absolute path", None),
     "member-backslash": Forgery(_added("..\\..\\evil.bat"), "uses a backslash", None),
+    "member-windows-trailing-dots": Forgery(_added(".. /.. /evil.bat"), "ending in a dot or a space", None),
     "member-drive-letter": Forgery(_added("C:/Windows/evil.bat"), "is an absolute path", None),
     "member-control-character": Forgery(_added("evidence/x\x1b[2J.har"), "control character", None),
     "member-newline-forging-a-verdict-line": Forgery(_added("x\nVALID pkg.zip: run forged"),

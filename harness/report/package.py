@@ -213,6 +213,8 @@ def _unsafe_name(name: str) -> str | None:
         return "climbs out of the package with '..'"
     if "" in parts or "." in parts:
         return "is not a normalized relative path"
+    if any(part.endswith((".", " ")) for part in parts):
+        return "has a part ending in a dot or a space (Windows drops those: '.. ' would become '..')"
     return None
 
 
@@ -361,5 +363,7 @@ def _verify(path: Path, archive: zipfile.ZipFile, trust: TrustAnchor, now: dt.da
         return _fail(path, f"intact, but the certificate expired on {iso(expires)}", signer)
     validity = (f"certificate expired on {iso(expires)} (accepted: allow expired)" if expires < now
                 else f"certificate valid until {iso(expires)}")
-    return Verification(True, f"VALID {path.name}: run {run_id}, {len(listed)} files intact, signed by {signer} "
-                              f"(trusted as {trusted.principal}, {trusted.where}); {validity}", signer)
+    apis = manifest.get("apis")
+    scope = f"{manifest.get('target')}, {'+'.join(map(str, apis)) if isinstance(apis, list) else apis}"
+    return Verification(True, f"VALID {path.name}: run {run_id} ({scope}), {len(listed)} files intact, signed by "
+                              f"{signer} (trusted as {trusted.principal}, {trusted.where}); {validity}", signer)

@@ -84,9 +84,9 @@ class TrustAnchor:
         return next((k for k in self.keys if k.fingerprint == wanted and not k.valid_at(now)), None)
 
     def how_to_pin(self) -> str:
-        return (f"pin the signer's key, obtained from the signer and compared by fingerprint, with --public-key "
-                f"KEY.pub or a line 'NAME namespaces=\"{NAMESPACE}\" ssh-ed25519 AAAA...' in {self.source} "
-                f"(README: Verifying a package)")
+        return (f"pin the signer's key (their <out>/.signing-key.pub, fingerprint compared with them) with "
+                f"--public-key FILE or a line 'NAME namespaces=\"{NAMESPACE}\" ssh-ed25519 AAAA...' in "
+                f"{self.source} (README: Verifying a package)")
 
 
 def pinned_key(path: Path) -> TrustAnchor:
