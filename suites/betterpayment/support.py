@@ -34,6 +34,7 @@ from harness.catalog import betterpayment
 from harness.catalog.betterpayment import FieldSpec, PaymentType
 from harness.plugin import NOT_VERIFIABLE
 from harness.receiver import Delivery, PostbackReceiver
+from harness.simulator_control import control_headers
 
 API = "betterpayment"
 CAT = betterpayment()
@@ -620,7 +621,7 @@ def wait_log(control: Any, transaction_id: str, count: int, timeout: float = 5.0
 def force_status(simulator_url: str, transaction_id: str, code: int) -> dict[str, Any]:
     """Set a status the API cannot reach by itself (debt collection, chargeback) through the control interface."""
     response = httpx.post(f"{simulator_url}/_simulator/betterpayment/transactions/{transaction_id}/status",
-                          json={"status_code": code}, timeout=10)
+                          json={"status_code": code}, timeout=10, headers=control_headers())
     assert response.status_code == 200, f"control interface refused status {code}: {response.text[:300]}"
     return dict(response.json())
 

@@ -136,7 +136,7 @@ class BetterChargeApi:
         return await ctx.state.idempotency.run(
             api=_IDEMPOTENCY_API, scope=_SHARED_SCOPE if shared else principal.key_hash, key=key,
             endpoint=f"{request.method} {request.url.path}", retention=retention, handler=run,
-            should_store=self._storable)
+            should_store=self._storable, busy=_busy)
 
     def _storable(self, response: Response) -> bool:
         """Keep answers that took effect: 2xx, 422 and errors that stored a payment; never validation
@@ -146,6 +146,13 @@ class BetterChargeApi:
         status = response.status_code
         return 200 <= status < 300 or status == HTTPStatus.UNPROCESSABLE_ENTITY or (
             isinstance(response, JsonResponse) and response.effect)
+
+
+def _busy() -> Response:
+    """A duplicate whose first request is still running after the claim timeout: 409, as the IETF idempotency
+    draft says (the seed is silent; the seed's error shape, adopted). Retry later with the same key."""
+    return http_error(HTTPStatus.CONFLICT, "A request with this Idempotency-Key is still being processed; "
+                                           "retry later with the same key")
 
 
 class BetterChargeRoute(BaseRoute):

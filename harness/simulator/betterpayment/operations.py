@@ -26,12 +26,18 @@ from harness.simulator.betterpayment.money import as_number, as_text
 from harness.simulator.betterpayment.postbacks import Dispatcher, refund_fields, transaction_fields
 from harness.simulator.betterpayment.transactions import Step, Transaction
 from harness.simulator.betterpayment.validation import CreateRequest, FollowUpRequest
+from harness.simulator.privacy import mask_pans
 
 _ALPHANUM = string.ascii_letters + string.digits
 
 
 def _token(n: int) -> str:
     return "".join(secrets.choice(_ALPHANUM) for _ in range(n))
+
+
+def _stored_text(value: Any) -> Any:
+    """Free text as the simulator keeps it: card numbers masked (harness/simulator/privacy.py)."""
+    return mask_pans(value) if isinstance(value, str) else value
 
 
 def _iso(t: float) -> str:
@@ -137,8 +143,9 @@ class Operations:
         tx = Transaction(
             id=str(uuid.uuid4()), scope=scope, operation=op, payment_type=pt.name, flow=pt.flow,
             order_id=str(f["order_id"]), amount=req.amount, currency=req.currency,
-            merchant_reference=str(f.get("merchant_reference") or f"{f['order_id']} - {cat.simulator.shop_name}"),
-            additional_transaction_data=f.get("additional_transaction_data"),
+            merchant_reference=mask_pans(str(f.get("merchant_reference")
+                                             or f"{f['order_id']} - {cat.simulator.shop_name}")),
+            additional_transaction_data=_stored_text(f.get("additional_transaction_data")),
             postback_url=str(f.get("postback_url") or ""), success_url=f.get("success_url"),
             error_url=f.get("error_url"),
             status_code=status, message=message, reason_code=reason,
@@ -167,6 +174,8 @@ class Operations:
             self._notify(tx, pan=req.card.pan if req.card else None)
 
         body = self.payment_response(tx)
+        if f.get("additional_transaction_data") is not None:  # the documented echo, as sent (stored masked)
+            body["additional_transaction_data"] = f["additional_transaction_data"]
         if step is not None and step.page == "acs":
             if not ctx.defect(defects.THREEDS_NO_CLIENT_ACTION):
                 body["client_action"] = cat.client_action("postForm").name
@@ -330,8 +339,10 @@ class Operations:
                 raise BPError("BP-ERR-205-INVALID-FIELDS", fields="refund_id")
             now = self._now()
             refund = {"refund_id": refund_id, "transaction_id": tx.id, "amount": amount, "status": successful.name,
-                      "status_code": successful.code, "merchant_reference": req.fields.get("merchant_reference"),
-                      "execution_date": req.fields.get("execution_date"), "comment": req.fields.get("comment"),
+                      "status_code": successful.code,
+                      "merchant_reference": _stored_text(req.fields.get("merchant_reference")),
+                      "execution_date": req.fields.get("execution_date"),
+                      "comment": _stored_text(req.fields.get("comment")),
                       "created_at": now}
             repo.add_refund(conn, **refund)
             repo.update(conn, tx, now, refunded=tx.refunded + amount, status_code=refunded)

@@ -36,6 +36,7 @@ from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.money import as_text
 from harness.simulator.betterpayment.transactions import Transaction
+from harness.simulator.edge import targets_control
 
 DDL = """
 CREATE TABLE IF NOT EXISTS bp_postbacks (
@@ -242,6 +243,10 @@ class Dispatcher:
                 # The simulator runs offline: it never sends traffic beyond loopback (a fuzzed postback_url may
                 # name any host). The attempt is logged as failed, as an unreachable receiver would be.
                 raise _Offline(f"not sent: {urlsplit(row['url']).hostname} is not a loopback address")
+            if targets_control(row["url"]):
+                # Never to a simulator's control interface (this one's or another's on the machine): a
+                # postback_url of .../_simulator/reset would otherwise let any client wipe everyone's state.
+                raise _Offline("not sent: the URL names a simulator control route (/_simulator)")
             response = await client.post(row["url"], content=row["body"].encode(), headers=headers)
             status = response.status_code
         except _Offline as exc:

@@ -32,17 +32,19 @@ from harness.simulator.betterpayment.money import parse_cents
 
 _DEFAULT_MAX_LENGTH = 255
 _MAX_URL_LENGTH = 2048
+# ASCII only and anchored at the very end (`$` would let "EUR\n" through, `\d` would take "١٥").
 _PATTERNS = {
-    "currency": re.compile(r"^[A-Z]{3}$"),
-    "country": re.compile(r"^[A-Z]{2}$"),
-    "locale": re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?$"),
-    "date": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"),
-    "iban": re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"),
-    "pan": re.compile(r"^\d{12,19}$"),
-    "cvv": re.compile(r"^\d{3,4}$"),
-    "month": re.compile(r"^\d{1,2}$"),
-    "year": re.compile(r"^\d{4}$"),
-    "email": re.compile(r"^[^@\s]+@[^@\s]+$"),
+    "currency": re.compile(r"^[A-Z]{3}\Z", re.ASCII),
+    "country": re.compile(r"^[A-Z]{2}\Z", re.ASCII),
+    "locale": re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?\Z", re.ASCII),
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\Z",
+                       re.ASCII),
+    "iban": re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}\Z", re.ASCII),
+    "pan": re.compile(r"^\d{12,19}\Z", re.ASCII),
+    "cvv": re.compile(r"^\d{3,4}\Z", re.ASCII),
+    "month": re.compile(r"^\d{1,2}\Z", re.ASCII),
+    "year": re.compile(r"^\d{4}\Z", re.ASCII),
+    "email": re.compile(r"^[^@\s]+@[^@\s]+\Z", re.ASCII),
 }
 
 
