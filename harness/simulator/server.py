@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from harness.simulator.app import create_app
 from harness.simulator.privacy import MaskingFilter
@@ -45,12 +46,15 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningSimulator:
-    """Start in a background thread on a free port (port 0) and return once it accepts connections."""
+def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0, *,
+          app: ASGIApp | None = None) -> RunningSimulator:
+    """Start in a background thread on a free port (port 0) and return once it accepts connections.
+
+    `app`: an app already built with create_app (the project's tests add a route to it)."""
     _mask_logs()
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="off",
+    server = uvicorn.Server(uvicorn.Config(app or create_app(config), log_level="warning", lifespan="off",
                                            timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="paycert-simulator")
     thread.start()

@@ -27,7 +27,7 @@ from harness.simulator.bettercharge.faults import DELAY, DROP, DroppedResponse
 from harness.simulator.bettercharge.merchant_api import MerchantApi
 from harness.simulator.bettercharge.payment_api import Params, PaymentApi
 from harness.simulator.bettercharge.responses import ApiError, JsonResponse, fields_error, http_error
-from harness.simulator.bettercharge.validation import IDEMPOTENCY_KEY
+from harness.simulator.bettercharge.validation import IDEMPOTENCY_KEY, Invalid, read_body
 
 Handler = Callable[[Request, Principal, Params], Awaitable[Response]]
 _IDEMPOTENCY_API = "bettercharge"
@@ -131,6 +131,10 @@ class BetterChargeApi:
         key = headers.get(policy.header)
         if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             return ctx.error_response(fields_error([policy.header]))
+        try:
+            await read_body(request)  # read at the edge already; too large or too slow claims no key
+        except Invalid:
+            return await run()  # the operation answers with its own invalid-body row
         shared = ctx.state.defect(defects.IDEM_SHARED_SCOPE)
         retention = float("inf") if ctx.state.defect(defects.IDEM_NO_EXPIRY) else policy.retention_seconds
         return await ctx.state.idempotency.run(
