@@ -65,7 +65,7 @@ def bc_body(**over: Any) -> dict[str, Any]:
 
 def bp_body(**over: Any) -> dict[str, Any]:
     body = {**BP.seed_examples.payment_request, **OWN_MPI, "postback_url": DEAD_RECEIVER,
-            "order_id": f"o-{uuid.uuid4().hex[:12]}", **over}
+            "order_id": f"o-{uuid.uuid4().hex[:12]}", "card_expiry_year": str(datetime.now(UTC).year + 3), **over}
     return {k: v for k, v in body.items() if v is not None}
 
 
