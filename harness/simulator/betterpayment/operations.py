@@ -32,7 +32,9 @@ _ALPHANUM = string.ascii_letters + string.digits
 
 
 def _token(n: int) -> str:
-    return "".join(secrets.choice(_ALPHANUM) for _ in range(n))
+    # One urandom call instead of n secrets.choice calls (a hot path: every payment); 256 % 62 bias is fine
+    # for a test id.
+    return "".join(_ALPHANUM[b % len(_ALPHANUM)] for b in secrets.token_bytes(n))
 
 
 def _stored_text(value: Any) -> Any:

@@ -135,8 +135,6 @@ def flag_on(value: object) -> bool:
 def check_urls(ctx: Context, fields: dict[str, Any]) -> None:
     """Error 149 for a URL that is not https:// (loopback http:// passes unless the profile is strict)."""
     policy = ctx.catalog.url_policy
-    loopback_hosts = {h.lower() for h in policy.loopback_hosts}
-    networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
     for name in policy.fields:
         value = fields.get(name)
         if not _present(value):
@@ -148,6 +146,8 @@ def check_urls(ctx: Context, fields: dict[str, Any]) -> None:
         if parts.scheme.lower() == "http" and host:
             if ctx.defect(defects.URL_HTTP_ACCEPTED):
                 continue
+            loopback_hosts = {h.lower() for h in policy.loopback_hosts}
+            networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
             if not ctx.state.config.strict and _loopback(host, loopback_hosts, networks):
                 continue
         raise BPError(policy.error, field=name)
