@@ -408,3 +408,24 @@ def test_nothing_secret_at_rest(tmp_path: Path) -> None:
         data = path.read_bytes()
         for pan in (plain, grouped, grouped_text):
             assert pan.encode() not in data, f"{path.name} holds a card number"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--control-token", "  "], "control token"),
+    (["--control-token", "tab\there"], "control token"),
+    (["--data-dir", "__FILE__"], "is not a directory"),
+    (["--data-dir", "__CORRUPT__"], "cannot be opened"),
+])
+def test_simulate_refuses_a_bad_token_or_store_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           argv: list[str], message: str) -> None:
+    from harness.cli import main
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "simulator.sqlite3").write_bytes(b"this is not a database" * 100)
+    argv = [{"__FILE__": str(a_file), "__CORRUPT__": str(corrupt)}.get(a, a) for a in argv]
+    assert main(["simulate", "--port", "0", *argv]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in errors[0], errors

@@ -4,7 +4,7 @@ Payment, authorize and register share one path: the flow of the payment type (ca
 decides whether the result is final at once (own-MPI card, card present, recurring charge) or waits for a
 customer step on the simulator's ACS page (3DS, `postForm`) or bank page (`redirect`). Outcomes come from
 the catalog's test-data conventions (`outcomes`), never from literals here. Every final status change queues
-a postback after the store transaction committed.
+a postback in the same store transaction (an effect and its notification commit together).
 """
 
 from __future__ import annotations
@@ -240,7 +240,6 @@ class Operations:
         if choice is None:
             raise BPError("BP-ERR-205-INVALID-FIELDS", fields="decision")
         now = self._now()
-        changed = False
         with ctx.state.store.transaction() as conn:
             step = repo.get_step(conn, step_id)
             tx = repo.get(conn, step.transaction_id) if step is not None else None
@@ -261,9 +260,7 @@ class Operations:
                 repo.update(conn, tx, now, **changes)
                 repo.set_step_choice(conn, step_id, choice.value)
                 repo.add_log(conn, tx.id, tx.operation, tx.status_code, tx.amount, now)
-                changed = True
-        if changed:
-            self._notify(tx)
+                self._notify(tx)  # inside: the status change and its postback commit together
         landing = cat.status(tx.status_code).landing
         target = tx.success_url if landing == "success" else tx.error_url
         return target or tx.error_url or tx.success_url or "/"
@@ -419,6 +416,6 @@ class Operations:
             now = self._now()
             repo.update(conn, tx, now, status_code=code)
             repo.add_log(conn, tx.id, "status", code, 0, now)
-        if postback:
-            self._notify(tx)
+            if postback:
+                self._notify(tx)
         return self.view(tx)
