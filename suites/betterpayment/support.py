@@ -678,7 +678,8 @@ def declared_error_transport(target: Any) -> str:
     """The error transport the target is expected to use: the simulator says which one it runs with; a sandbox
     is expected to follow the catalog's default (in_band, the evidence's choice), which its run confirms."""
     if target.is_simulator:
-        response = httpx.get(f"{target.simulator_url}/_simulator/betterpayment/settings", timeout=10)
+        response = httpx.get(f"{target.simulator_url}/_simulator/betterpayment/settings", timeout=10,
+                             headers=control_headers())
         assert response.status_code == 200, f"simulator settings: {response.text[:200]}"
         return str(response.json()["error_transport"])
     return CAT.error_transport.default

@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS bp_postback_attempts (
 """
 TABLES = ["bp_postbacks", "bp_postback_attempts"]
 POLL_SECONDS = 0.1
-BATCH_SECONDS = 0.005
 _DIGITS = re.compile(r"\d{12,19}")
 _CARD_FIELDS = {"card_number", "pan"}
 _SECRET_FIELDS = {"card_cvv", "cvv"}
@@ -212,7 +211,6 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), POLL_SECONDS)
                 wake.clear()
-                await asyncio.sleep(BATCH_SECONDS)  # under load, one pass serves every kick of the last few ms
                 try:
                     for row in self._due():
                         self._busy.add(row["id"])
