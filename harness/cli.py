@@ -127,7 +127,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         _check_data_dir(args.data_dir)
     from harness.config import load_settings
     from harness.simulator.server import serve
-    from harness.simulator.state import SimulatorConfig
+    from harness.simulator.state import SimulatorConfig, simulator_token
 
     settings = load_settings(args.env_file, target="simulator")
     bp, bc = settings.betterpayment, settings.bettercharge
@@ -136,6 +136,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         bettercharge_api_key=bc.api_key, bettercharge_partner_id=bc.partner_id,
         betterpayment_api_key=bp.api_key, betterpayment_api_password=bp.api_password,
         betterpayment_incoming_key=bp.incoming_key, betterpayment_webhook_key=bp.webhook_key,
+        control_token=simulator_token(args.control_token, args.env_file),
     )
     url = f"http://{args.host}:{port}"
     console.print(f"[bold]paycert simulator[/] on {url}  (state: {args.data_dir or 'in memory'})")
@@ -145,7 +146,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                   markup=False)
     console.print("  credentials    BETTERCHARGE_API_KEY, BETTERPAYMENT_API_KEY, BETTERPAYMENT_API_PASSWORD "
                   "(environment or .env), else the simulator defaults in README", markup=False)
-    console.print(f"  control        {url}/_simulator/...  (see README)")
+    console.print(f"  control        {url}/_simulator/...  (see README)"
+                  + ("  token required (X-Paycert-Control-Token)" if config.control_token else ""))
     console.print("  Ctrl-C stops it.")
     try:
         serve(config, args.host, port)
@@ -335,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="keep state in a SQLite file here (default: memory)")
     p.add_argument("--strict", action="store_true", help="Better Payment: refuse loopback http:// URLs as well")
     p.add_argument("--env-file", type=Path, default=None, help="a .env file overriding the simulator credentials")
+    p.add_argument("--control-token", default=None,
+                   help="a shared simulator: /_simulator needs this token (X-Paycert-Control-Token); "
+                        "default PAYCERT_SIMULATOR_CONTROL_TOKEN")
     p.set_defaults(run=_cmd_simulate)
 
     p = sub.add_parser(

@@ -4,10 +4,16 @@ It talks HTTP like any client, so the suites never import the simulator and work
 embedded simulator or one started separately with `paycert simulate`. Every control path the harness uses is
 written here once; the routes themselves are in harness/simulator/control.py and harness/simulator/<api>/control.py.
 A refused call or an unreachable simulator raises ControlError naming the path, never a bare httpx exception.
+
+A shared simulator started with `paycert simulate --control-token T` answers /_simulator only to requests
+carrying T in the X-Paycert-Control-Token header. The token comes from PAYCERT_SIMULATOR_CONTROL_TOKEN (the
+environment or the run's .env file: the pytest plugin calls `use_token` once per session), and every control
+request of the suites goes through `control_headers()`, this module's clients or `control_client()`.
 """
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 from typing import Any, Self
 
@@ -16,11 +22,30 @@ import httpx
 from harness.errors import ControlError
 
 PREFIX = "/_simulator"
+TOKEN_ENV = "PAYCERT_SIMULATOR_CONTROL_TOKEN"
+TOKEN_HEADER = "X-Paycert-Control-Token"  # the simulator's edge (harness/simulator/edge.py) checks it
+_token: dict[str, str | None] = {}
+
+
+def use_token(token: str | None) -> None:
+    """Set the control token for this process (None: fall back to the environment)."""
+    _token["value"] = token.strip() if token and token.strip() else None
+
+
+def control_headers() -> dict[str, str]:
+    """The header every /_simulator request carries; empty when no token is configured."""
+    token = _token.get("value") or os.environ.get(TOKEN_ENV, "").strip()
+    return {TOKEN_HEADER: token} if token else {}
+
+
+def control_client(base_url: str, *, timeout: float = 10.0) -> httpx.Client:
+    """An httpx client for a simulator's control interface, the token attached."""
+    return httpx.Client(base_url=base_url, timeout=timeout, headers=control_headers())
 
 
 class SimulatorControl:
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+        self._http = control_client(base_url, timeout=timeout)
 
     def close(self) -> None:
         self._http.close()

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.middleware import Middleware
 
 from harness.simulator import bettercharge, betterpayment, control
+from harness.simulator.edge import EdgeMiddleware
 from harness.simulator.state import SimulatorConfig, SimulatorState
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    # A simulator bug must still answer in JSON; the traceback goes to the server log, not the client.
-    return JSONResponse({"error": "simulator internal error", "detail": type(exc).__name__}, status_code=500)
-
-
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
-    state = SimulatorState(config or SimulatorConfig())
+    config = config or SimulatorConfig()
+    state = SimulatorState(config)
     routes = [*control.routes(state), *bettercharge.routes(state), *betterpayment.routes(state)]
-    app = Starlette(routes=routes, exception_handlers={Exception: _unhandled})
+    # The edge (token, bodies, last resort) wraps everything; see edge.py for why it replaces Starlette's
+    # error handler.
+    app = Starlette(routes=routes, middleware=[
+        Middleware(EdgeMiddleware, control_token=config.control_token, body_timeout=config.body_timeout)])
     app.state.simulator = state
     state.start()
     return app

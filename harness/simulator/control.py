@@ -6,14 +6,18 @@ own control routes (faults, toggles, merchant settings, postback log) under /_si
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from harness.simulator import body
 from harness.simulator.state import DEFECTS_ENV, SimulatorState
+
+MAX_CONTROL_BODY_BYTES = 64 * 1024
+MAX_ADVANCE_SECONDS = 10**9  # per call; the clock's own bound (clock.py) caps the sum
 
 
 def problem(status: int, message: str) -> JSONResponse:
@@ -21,17 +25,18 @@ def problem(status: int, message: str) -> JSONResponse:
 
 
 async def json_object(request: Request) -> dict[str, Any] | JSONResponse:
-    """The body as a JSON object, or a 400 that says what is wrong with it."""
-    raw = await request.body()
-    if not raw:
-        return {}
+    """The body as a strict JSON object (body.py: size, depth, finite numbers, clean strings), or a 4xx that
+    says what is wrong with it."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return problem(400, "body is not valid JSON")
-    if not isinstance(body, dict):
-        return problem(400, "body must be a JSON object")
-    return body
+        return body.json_object(await body.read(request, MAX_CONTROL_BODY_BYTES), empty_ok=True)
+    except body.BodyError as exc:
+        if exc.kind == body.TOO_LARGE:
+            return problem(413, f"body larger than {MAX_CONTROL_BODY_BYTES} bytes")
+        if exc.kind == body.TIMEOUT:
+            return problem(408, "body not received in time")
+        if exc.kind == body.BAD_VALUE:
+            return problem(400, f"{exc.path or 'a value'} holds a control character or a lone surrogate")
+        return problem(400, f"body must be a JSON object (strict JSON, nesting at most {body.MAX_DEPTH} deep)")
 
 
 def routes(state: SimulatorState) -> list[BaseRoute]:
@@ -44,13 +49,17 @@ def routes(state: SimulatorState) -> list[BaseRoute]:
     async def clock(request: Request) -> JSONResponse:
         if request.method == "GET":
             return JSONResponse({"now": state.clock.now(), "offset": state.clock.offset})
-        body = await json_object(request)
-        if isinstance(body, JSONResponse):
-            return body
-        seconds = body.get("advance_seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0 or seconds > 10**9:
-            return problem(400, "advance_seconds must be a non-negative number of seconds")
-        state.clock.advance(float(seconds))
+        data = await json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        seconds = data.get("advance_seconds")
+        if (isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds)
+                or not 0 <= seconds <= MAX_ADVANCE_SECONDS):
+            return problem(400, f"advance_seconds must be a number of seconds from 0 to {MAX_ADVANCE_SECONDS}")
+        try:
+            state.clock.advance(float(seconds))
+        except ValueError as exc:
+            return problem(400, str(exc))
         return JSONResponse({"now": state.clock.now(), "offset": state.clock.offset})
 
     async def defects(request: Request) -> JSONResponse:
@@ -58,10 +67,10 @@ def routes(state: SimulatorState) -> list[BaseRoute]:
             return problem(404, f"defects are only available when the simulator runs with {DEFECTS_ENV}=1")
         if request.method == "GET":
             return JSONResponse({"enabled": sorted(state.defects), "known": defect_registry.names()})
-        body = await json_object(request)
-        if isinstance(body, JSONResponse):
-            return body
-        wanted = body.get("enable", [])
+        data = await json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        wanted = data.get("enable", [])
         if not isinstance(wanted, list) or not all(isinstance(n, str) for n in wanted):
             return problem(400, "enable must be a list of defect names")
         unknown = sorted(set(wanted) - set(defect_registry.names()))

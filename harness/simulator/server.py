@@ -3,14 +3,17 @@ for the suites and the project's tests (one server per session, reset between te
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from harness.simulator.app import create_app
+from harness.simulator.privacy import MaskingFilter
 from harness.simulator.state import SimulatorConfig
 
 
@@ -25,6 +28,14 @@ class RunningSimulator:
         self.thread.join(timeout=10)
 
 
+def _mask_logs() -> None:
+    """Card numbers never reach the simulator's logs (a PAN in a path or a query string, a traceback)."""
+    for name in ("uvicorn.access", "uvicorn.error", "paycert.simulator"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+            logger.addFilter(MaskingFilter())
+
+
 def _bind(host: str, port: int) -> socket.socket:
     # An explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without it uvicorn's
     # separate header and body writes meet Nagle + delayed ACK and every request takes ~40 ms.
@@ -35,11 +46,15 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningSimulator:
-    """Start in a background thread on a free port (port 0) and return once it accepts connections."""
+def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0, *,
+          app: ASGIApp | None = None) -> RunningSimulator:
+    """Start in a background thread on a free port (port 0) and return once it accepts connections.
+
+    `app`: an app already built with create_app (the project's tests add a route to it)."""
+    _mask_logs()
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", lifespan="off",
+    server = uvicorn.Server(uvicorn.Config(app or create_app(config), log_level="warning", lifespan="off",
                                            timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="paycert-simulator")
     thread.start()
@@ -53,6 +68,7 @@ def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
 
 def serve(config: SimulatorConfig, host: str, port: int) -> None:
     """Serve in the foreground until interrupted."""
+    _mask_logs()
     sock = _bind(host, port)
     server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", lifespan="off"))
     server.run(sockets=[sock])

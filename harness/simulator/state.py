@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.simulator.body import DEFAULT_TIMEOUT as DEFAULT_BODY_TIMEOUT
 from harness.simulator.clock import Clock
-from harness.simulator.idempotency import IdempotencyCache
+from harness.simulator.idempotency import DEFAULT_CLAIM_TIMEOUT, IdempotencyCache
 from harness.simulator.store import Store
 
 DEFECTS_ENV = "PAYCERT_SIMULATOR_DEFECTS"
@@ -27,11 +28,31 @@ class SimulatorConfig:
     betterpayment_api_password: str | None = None
     betterpayment_incoming_key: str | None = None
     betterpayment_webhook_key: str | None = None
+    # A shared simulator: every /_simulator request must carry this token (edge.py). None: no token needed.
+    control_token: str | None = None
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds for a request body to arrive in full
+    claim_timeout: float = DEFAULT_CLAIM_TIMEOUT  # seconds a duplicate waits for the first request with its key
     # Deliberate defects exist for the project's mutation tests only; a normal run can never switch them on.
     # PAYCERT_SIMULATOR_DEFECTS=1 allows them (switched through the control interface); a comma-separated list
     # of defect names allows them and switches those on from the start.
     defects_allowed: bool = field(default_factory=lambda: bool(os.environ.get(DEFECTS_ENV, "").strip()))
     initial_defects: tuple[str, ...] = field(default_factory=lambda: _initial_defects())
+
+
+CONTROL_TOKEN_ENV = "PAYCERT_SIMULATOR_CONTROL_TOKEN"
+
+
+def simulator_token(given: str | None, env_file: Path | None = None) -> str | None:
+    """The control token for `paycert simulate`: --control-token, else PAYCERT_SIMULATOR_CONTROL_TOKEN (the
+    environment or the .env file). ConfigError for a token that is blank or not printable ASCII."""
+    from harness.config import ConfigError, read_environment
+
+    token = given if given is not None else read_environment(env_file).get(CONTROL_TOKEN_ENV) or None
+    if token is None:
+        return None
+    if not token.strip() or not token.isascii() or not token.isprintable() or len(token) > 512:
+        raise ConfigError("the control token must be 1 to 512 printable ASCII characters")
+    return token.strip()
 
 
 def _initial_defects() -> tuple[str, ...]:
@@ -46,7 +67,7 @@ class SimulatorState:
         self.config = config
         self.store = Store(config.data_dir)
         self.clock = Clock(self.store)
-        self.idempotency = IdempotencyCache(self.store, self.clock)
+        self.idempotency = IdempotencyCache(self.store, self.clock, claim_timeout=config.claim_timeout)
         self.defects: set[str] = set(config.initial_defects) if config.defects_allowed else set()
         self._reset_hooks: list[Callable[[], None]] = []
 
@@ -61,6 +82,7 @@ class SimulatorState:
     def reset(self) -> None:
         """Empty the state; switched-on defects stay, they are how this simulator was started."""
         self.store.reset()
+        self.clock.reset()
         for hook in self._reset_hooks:
             hook()
         self.store.set_meta(_SEEDED, "1")

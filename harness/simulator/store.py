@@ -1,11 +1,18 @@
 """SQLite state shared by both APIs: in memory by default, a file under --data-dir to survive restarts.
 
 One connection and one re-entrant lock: handlers are async and never await while holding it, so every
-read-modify-write is atomic and concurrent requests can neither lose nor double an update.
+read-modify-write is atomic and concurrent requests can neither lose nor double an update. Transactions nest:
+an inner `transaction()` is a savepoint of the outer one, so an operation and everything it causes (its log
+entry, its postback, its idempotency record) commit together or not at all — a `kill -9` between two of them
+cannot leave half an effect behind (issue 11, exactly-once across crashes).
+
+At rest (issue 11): the directory is created 0700 and the database file (and SQLite's -wal/-shm files, which
+take the database file's mode) 0600; the simulator never stores a card number, a CVV or a credential.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -13,21 +20,39 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+FILE_NAME = "simulator.sqlite3"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _open_file(data_dir: Path) -> str:
+    """The database file under `data_dir`, created 0600 in a directory created 0700. OSError says what failed
+    (the CLI turns it into one line)."""
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=DIR_MODE)
+        os.chmod(data_dir, DIR_MODE)  # mkdir's mode is filtered by the umask; be exact
+    target = data_dir / FILE_NAME
+    os.close(os.open(target, os.O_CREAT | os.O_RDWR, FILE_MODE))
+    for path in (target, data_dir / f"{FILE_NAME}-wal", data_dir / f"{FILE_NAME}-shm"):
+        if path.exists():
+            os.chmod(path, FILE_MODE)
+    return str(target)
 
 
 class Store:
     def __init__(self, data_dir: Path | None = None) -> None:
-        if data_dir is not None:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            target = str(data_dir / "simulator.sqlite3")
-        else:
-            target = ":memory:"
+        target = _open_file(data_dir) if data_dir is not None else ":memory:"
         self.path = target
+        self._lock = threading.RLock()
+        self._depth = 0  # open transactions on this connection (nesting = savepoints)
+        self._tables: list[str] = ["meta"]
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._tables: list[str] = ["meta"]
         self._conn.execute("PRAGMA journal_mode=WAL" if data_dir else "PRAGMA journal_mode=MEMORY")
+        if data_dir:
+            # WAL + NORMAL: a committed transaction survives a crash of the process (kill -9); only a power
+            # loss may lose the last ones. That is the durability a simulator needs.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(_META)
 
     def register_schema(self, ddl: str, tables: list[str]) -> None:
@@ -38,14 +63,25 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit; inside another transaction, a savepoint that commits with the outer one.
+
+        Never await inside: the lock is per thread, and all requests share the event loop's thread."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            depth = self._depth
+            begin, commit, rollback = (("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK") if depth == 0 else
+                                       (f"SAVEPOINT s{depth}", f"RELEASE s{depth}", f"ROLLBACK TO s{depth}"))
+            self._conn.execute(begin)
+            self._depth = depth + 1
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._depth = depth
+                self._conn.execute(rollback)
+                if depth:
+                    self._conn.execute(commit)  # a savepoint rolled back to must still be released
                 raise
-            self._conn.execute("COMMIT")
+            self._depth = depth
+            self._conn.execute(commit)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

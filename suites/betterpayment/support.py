@@ -34,6 +34,7 @@ from harness.catalog import betterpayment
 from harness.catalog.betterpayment import FieldSpec, PaymentType
 from harness.plugin import NOT_VERIFIABLE
 from harness.receiver import Delivery, PostbackReceiver
+from harness.simulator_control import control_headers
 
 API = "betterpayment"
 CAT = betterpayment()
@@ -621,7 +622,7 @@ def wait_log(control: Any, transaction_id: str, count: int, timeout: float = 5.0
 def force_status(simulator_url: str, transaction_id: str, code: int) -> dict[str, Any]:
     """Set a status the API cannot reach by itself (debt collection, chargeback) through the control interface."""
     response = httpx.post(f"{simulator_url}/_simulator/betterpayment/transactions/{transaction_id}/status",
-                          json={"status_code": code}, timeout=10)
+                          json={"status_code": code}, timeout=10, headers=control_headers())
     assert response.status_code == 200, f"control interface refused status {code}: {response.text[:300]}"
     return dict(response.json())
 
@@ -678,7 +679,8 @@ def declared_error_transport(target: Any) -> str:
     """The error transport the target is expected to use: the simulator says which one it runs with; a sandbox
     is expected to follow the catalog's default (in_band, the evidence's choice), which its run confirms."""
     if target.is_simulator:
-        response = httpx.get(f"{target.simulator_url}/_simulator/betterpayment/settings", timeout=10)
+        response = httpx.get(f"{target.simulator_url}/_simulator/betterpayment/settings", timeout=10,
+                             headers=control_headers())
         assert response.status_code == 200, f"simulator settings: {response.text[:200]}"
         return str(response.json()["error_transport"])
     return CAT.error_transport.default

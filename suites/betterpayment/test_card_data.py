@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from harness.receiver import PostbackReceiver
+from harness.simulator_control import control_headers
 
 from .support import (
     CAT,
@@ -91,7 +92,8 @@ def test_simulator_keeps_the_card_masked(client: Any, urls: Urls, simulator_cont
     sent = mpi_body(urls)
     tid = expect_payment(client.payment(sent), "payment", sent,
                          status_code=CAT.outcomes.success_status["payment"])["transaction_id"]
-    view = httpx.get(f"{paycert_target.simulator_url}/_simulator/betterpayment/transactions/{tid}", timeout=10)
+    view = httpx.get(f"{paycert_target.simulator_url}/_simulator/betterpayment/transactions/{tid}", timeout=10,
+                     headers=control_headers())
     assert view.status_code == 200, view.text
     text = view.text + json.dumps(simulator_control.bp_postbacks())
     assert PAN not in text, "the simulator keeps the full card number"

@@ -81,8 +81,10 @@ def control_reset(url: str) -> Any:
     """POST /_simulator/reset, as the plugin does before each test (embedded simulator only)."""
     import httpx
 
+    from harness.simulator_control import control_headers
+
     def reset() -> None:
-        httpx.post(f"{url}/_simulator/reset", timeout=10).raise_for_status()
+        httpx.post(f"{url}/_simulator/reset", timeout=10, headers=control_headers()).raise_for_status()
 
     return reset
 

@@ -27,7 +27,7 @@ from harness.simulator.bettercharge.faults import DELAY, DROP, DroppedResponse
 from harness.simulator.bettercharge.merchant_api import MerchantApi
 from harness.simulator.bettercharge.payment_api import Params, PaymentApi
 from harness.simulator.bettercharge.responses import ApiError, JsonResponse, fields_error, http_error
-from harness.simulator.bettercharge.validation import IDEMPOTENCY_KEY
+from harness.simulator.bettercharge.validation import IDEMPOTENCY_KEY, Invalid, read_body
 
 Handler = Callable[[Request, Principal, Params], Awaitable[Response]]
 _IDEMPOTENCY_API = "bettercharge"
@@ -131,12 +131,16 @@ class BetterChargeApi:
         key = headers.get(policy.header)
         if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             return ctx.error_response(fields_error([policy.header]))
+        try:
+            await read_body(request)  # read at the edge already; too large or too slow claims no key
+        except Invalid:
+            return await run()  # the operation answers with its own invalid-body row
         shared = ctx.state.defect(defects.IDEM_SHARED_SCOPE)
         retention = float("inf") if ctx.state.defect(defects.IDEM_NO_EXPIRY) else policy.retention_seconds
         return await ctx.state.idempotency.run(
             api=_IDEMPOTENCY_API, scope=_SHARED_SCOPE if shared else principal.key_hash, key=key,
             endpoint=f"{request.method} {request.url.path}", retention=retention, handler=run,
-            should_store=self._storable)
+            should_store=self._storable, busy=_busy)
 
     def _storable(self, response: Response) -> bool:
         """Keep answers that took effect: 2xx, 422 and errors that stored a payment; never validation
@@ -146,6 +150,13 @@ class BetterChargeApi:
         status = response.status_code
         return 200 <= status < 300 or status == HTTPStatus.UNPROCESSABLE_ENTITY or (
             isinstance(response, JsonResponse) and response.effect)
+
+
+def _busy() -> Response:
+    """A duplicate whose first request is still running after the claim timeout: 409, as the IETF idempotency
+    draft says (the seed is silent; the seed's error shape, adopted). Retry later with the same key."""
+    return http_error(HTTPStatus.CONFLICT, "A request with this Idempotency-Key is still being processed; "
+                                           "retry later with the same key")
 
 
 class BetterChargeRoute(BaseRoute):

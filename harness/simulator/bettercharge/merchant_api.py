@@ -38,9 +38,12 @@ class MerchantApi:
             raise fields_error(exc.fields) from None
         assert changes.name is not None
         merchant = Merchant(merchant_id, principal.partner_id, changes.name).changed(changes)
-        if not self.ctx.merchants.insert(merchant):
-            raise fields_error(["merchantId"])
-        return self._answer("create_merchant", merchant)
+        response = self._answer("create_merchant", merchant)
+        with self.ctx.state.store.transaction() as conn:
+            if not self.ctx.merchants.insert(merchant):
+                raise fields_error(["merchantId"])
+            self.ctx.state.idempotency.record(conn, response)
+        return response
 
     async def get_merchant(self, request: Request, principal: Principal, params: Params) -> Response:
         return self._answer("get_merchant", self._owned(params["merchantId"], principal))
@@ -51,5 +54,8 @@ class MerchantApi:
         except Invalid as exc:
             raise fields_error(exc.fields) from None
         merchant = self._owned(params["merchantId"], principal).changed(changes)
-        self.ctx.merchants.save(merchant)
-        return self._answer("update_merchant", merchant)
+        response = self._answer("update_merchant", merchant)
+        with self.ctx.state.store.transaction() as conn:
+            self.ctx.merchants.save(merchant)
+            self.ctx.state.idempotency.record(conn, response)
+        return response

@@ -111,20 +111,26 @@ class PaymentApi:
         if payment is None:
             assert outcome.error is not None
             raise outcome.error
+        response = (ctx.error_response(outcome.error) if outcome.error is not None
+                    else self._success(operation, payment, pan=req.card.number if req.card else None))
         if outcome.calls_psp and ctx.psp_seconds > 0:
-            # The payment is visible as RECEIVED and locked while the PSP answers.
-            ctx.payments.save(replace(payment, state=RECEIVED, decision=None, liability_shift=False,
-                                      failure_reason=None, authorized_amount=0, captured_amount=0,
-                                      authorized_at=None, processing_until=None))
+            # The payment is visible as RECEIVED and locked while the PSP answers. Its outcome is already
+            # decided: it is stored with it, and so is the answer, so a crash meanwhile resolves on restart
+            # to that outcome and a retry with the same key replays it (payments.py, Payments.recover).
+            with ctx.state.store.transaction() as conn:
+                ctx.payments.save(replace(payment, state=RECEIVED, decision=None, liability_shift=False,
+                                          failure_reason=None, authorized_amount=0, captured_amount=0,
+                                          authorized_at=None, processing_until=None), resolves_to=payment)
+                ctx.state.idempotency.record(conn, response)
             ctx.locks.add(payment.bc_id)
             try:
                 await asyncio.sleep(ctx.psp_seconds)
             finally:
                 ctx.locks.discard(payment.bc_id)
-        ctx.payments.save(payment)
-        if outcome.error is not None:
-            raise outcome.error
-        return self._success(operation, payment, pan=req.card.number if req.card else None)
+        with ctx.state.store.transaction() as conn:
+            ctx.payments.save(payment)
+            ctx.state.idempotency.record(conn, response)
+        return response
 
     # -- read -----------------------------------------------------------------------------------------------
 
@@ -196,5 +202,8 @@ class PaymentApi:
             payment = reloaded
             step = self._step(payment, operation, amount)
         ctx.machine.apply(payment, operation, step, ctx.now())
-        ctx.payments.save(payment)
-        return self._success(operation, payment)
+        response = self._success(operation, payment)
+        with ctx.state.store.transaction() as conn:
+            ctx.payments.save(payment)
+            ctx.state.idempotency.record(conn, response)
+        return response

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS bc_payments (
     order_reference TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bc_payments_order ON bc_payments (merchant_id, order_reference);
+CREATE TABLE IF NOT EXISTS bc_pending (bc_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
 
@@ -120,17 +121,24 @@ _FIELDS = {f.name for f in fields(Payment)}
 
 
 class Payments:
+    """Storage. A payment waiting for the simulated PSP is stored RECEIVED together with the outcome it
+    resolves to (`bc_pending`); the final save clears that. A simulator killed meanwhile finds the row on
+    restart and completes the payment as decided (`recover`), so nothing stays RECEIVED forever and the stored
+    idempotent answer (committed with the RECEIVED row) matches the payment."""
+
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.register_schema(_DDL, ["bc_payments"])
+        store.register_schema(_DDL, ["bc_payments", "bc_pending"])
+        self.recover()
+
+    @staticmethod
+    def _load(data: str) -> Payment:
+        return Payment(**{k: v for k, v in json.loads(data).items() if k in _FIELDS})
 
     def get(self, bc_id: str) -> Payment | None:
         with self._store.read() as conn:
             row = conn.execute("SELECT data FROM bc_payments WHERE bc_id = ?", (bc_id,)).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row["data"])
-        return Payment(**{k: v for k, v in data.items() if k in _FIELDS})
+        return None if row is None else self._load(row["data"])
 
     def order_taken(self, merchant_id: str, order_reference: str) -> bool:
         with self._store.read() as conn:
@@ -138,11 +146,25 @@ class Payments:
                                (merchant_id, order_reference)).fetchone()
         return row is not None
 
-    def save(self, payment: Payment) -> None:
+    def save(self, payment: Payment, *, resolves_to: Payment | None = None) -> None:
         with self._store.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO bc_payments VALUES (?, ?, ?, ?, ?)",
                          (payment.bc_id, payment.partner_id, payment.merchant_id, payment.order_reference,
                           json.dumps(asdict(payment))))
+            if resolves_to is not None:
+                conn.execute("INSERT OR REPLACE INTO bc_pending VALUES (?, ?)",
+                             (payment.bc_id, json.dumps(asdict(resolves_to))))
+            else:
+                conn.execute("DELETE FROM bc_pending WHERE bc_id = ?", (payment.bc_id,))
+
+    def recover(self) -> int:
+        """Complete every payment a previous process left waiting for the PSP; how many there were."""
+        with self._store.read() as conn:
+            rows = conn.execute("SELECT data FROM bc_pending").fetchall()
+        with self._store.transaction():
+            for row in rows:
+                self.save(self._load(row["data"]))
+        return len(rows)
 
 
 def settle(payment: Payment, now: float, capture: Callable[[Payment, float], None]) -> bool:

@@ -8,13 +8,15 @@ path-safe characters, Idempotency-Key a UUID.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
+
+from harness.simulator import body
+from harness.simulator.privacy import mask_pans
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT = 255
@@ -25,6 +27,7 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PAN = re.compile(r"[0-9]{12,19}")
 _CVV = re.compile(r"[0-9]{3,4}")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MERCHANT_ID = re.compile(r"[A-Za-z0-9._:~-]{1,64}")  # it is a path segment of /merchants/{merchantId}
 IDEMPOTENCY_KEY = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")  # a UUID
 BODY = "body"
@@ -39,19 +42,16 @@ class Invalid(Exception):
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body, refusing more than MAX_BODY_BYTES without reading it all."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Invalid([BODY])
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The raw body (read at the edge, body.py), refusing more than MAX_BODY_BYTES or one that stalled."""
+    try:
+        return await body.read(request, MAX_BODY_BYTES)
+    except body.BodyError:
+        raise Invalid([BODY]) from None
 
 
 def json_object(raw: bytes, content_type: str | None, *, empty_ok: bool) -> dict[str, Any]:
-    """The body as a JSON object. An empty body is {} where the operation takes an optional body."""
+    """The body as a strict JSON object (body.py). An empty body is {} where the operation takes an optional
+    body. A value the edge refuses (a control character, a lone surrogate) is named by its dotted path."""
     if not raw.strip():
         if empty_ok:
             return {}
@@ -60,12 +60,9 @@ def json_object(raw: bytes, content_type: str | None, *, empty_ok: bool) -> dict
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
         raise Invalid([BODY])
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # ValueError covers bad UTF-8 and over-long integers too
-        raise Invalid([BODY]) from None
-    if not isinstance(body, dict):
-        raise Invalid([BODY])
-    return body
+        return body.json_object(raw, empty_ok=False)
+    except body.BodyError as exc:
+        raise Invalid([exc.path[:255] if exc.kind == body.BAD_VALUE and exc.path else BODY]) from None
 
 
 class Fields:
@@ -153,11 +150,9 @@ def is_int(value: object) -> bool:
 
 
 def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
-        return False
-    return True
+    """One line of text: no control character (tab and line breaks included: every BetterCharge string is an
+    identifier, a name or a reason) and no lone surrogate (a "\\ud800" escape)."""
+    return _CONTROL.search(value) is None
 
 
 @dataclass(frozen=True)
@@ -186,7 +181,7 @@ def authorize_request(body: dict[str, Any]) -> AuthorizeRequest:
     f = Fields(body)
     merchant_id = f.text("merchantId", pattern=MERCHANT_ID)
     account_id = f.text("accountId", required=False)
-    order_reference = f.text("orderReference")
+    order_reference = mask_pans(f.text("orderReference"))  # free text: never a card number at rest
     initiator = f.text("initiator", required=False, choices=INITIATORS) or DEFAULT_INITIATOR
     amount = f.integer("amount")
     currency = f.text("currency", pattern=_CURRENCY)
@@ -256,7 +251,7 @@ class MerchantChanges:
 
 def _merchant_changes(f: Fields, *, name_required: bool) -> MerchantChanges:
     return MerchantChanges(
-        name=f.text("name", required=name_required),
+        name=mask_pans(f.text("name", required=name_required)),
         account_ids=f.text_list("accountIds"),
         enabled=f.boolean("enabled"),
         mit_allowed=f.boolean("mitAllowed"),

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from harness.simulator import body
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.errors import BPError, error_json, stored_under_idempotency
@@ -93,25 +94,31 @@ class Api:
 
     async def _body(self, request: Request) -> bytes:
         limit = self.ctx.catalog.simulator.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise BPError("BP-ERR-218-TOO-LARGE", limit=limit)
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                raise BPError("BP-ERR-218-TOO-LARGE", limit=limit)
-        return raw
+        try:
+            return await body.read(request, limit)
+        except body.BodyError as exc:
+            if exc.kind == body.TOO_LARGE:
+                raise BPError("BP-ERR-218-TOO-LARGE", limit=limit) from None
+            raise BPError("BP-ERR-203-MALFORMED-JSON") from None  # the body did not arrive in time
 
     @staticmethod
     def _json(raw: bytes) -> dict[str, Any]:
+        """Strict JSON at the edge (body.py): a bad value is an invalid field, anything else malformed JSON."""
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            return body.json_object(raw, empty_ok=False)
+        except body.BodyError as exc:
+            if exc.kind == body.BAD_VALUE and exc.field:
+                raise BPError("BP-ERR-205-INVALID-FIELDS", fields=exc.field[:64]) from None
             raise BPError("BP-ERR-203-MALFORMED-JSON") from None
-        if not isinstance(body, dict):
-            raise BPError("BP-ERR-203-MALFORMED-JSON")
-        return body
+
+    @staticmethod
+    def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+        """Form fields pass the edge's string rules too (no control character, body.py)."""
+        try:
+            body.check_value(fields)
+        except body.BodyError as exc:
+            raise BPError("BP-ERR-205-INVALID-FIELDS", fields=(exc.field or "form")[:64]) from None
+        return fields
 
     @staticmethod
     def _base_url(request: Request) -> str:
@@ -167,21 +174,22 @@ class Api:
         base_url = self._base_url(request)
         outcome = {"store": True}
 
-        async def handler() -> Response:
+        def handler() -> Response:
             try:
-                return JSONResponse(work(scope, form if form is not None else self._json(raw), base_url))
+                return JSONResponse(work(scope, self._clean(form) if form is not None else self._json(raw), base_url))
             except BPError as err:
                 outcome["store"] = stored_under_idempotency(self.ctx, err)
                 return error_json(self.ctx, err)
 
+        # The operation, its postback and its stored answer commit in one transaction (exactly once).
         idem = self.ctx.catalog.idempotency
-        return await self.ctx.state.idempotency.run(
+        return self.ctx.state.idempotency.run_atomic(
             api=self.ctx.catalog.api,
             scope="*" if self.ctx.defect(defects.IDEM_SHARED_SCOPE) else scope,
             key=key,
             endpoint=f"{request.method} {request.url.path}",
             retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else idem.retention_seconds,
-            handler=handler,
+            work=handler,
             should_store=lambda r: outcome["store"] and r.status_code < 500,
         )
 

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 MAX_CENTS = 9_999_999_999  # 99,999,999.99 (adopted ceiling)
-_TEXT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+_TEXT = re.compile(r"^\d{1,12}(\.\d{1,2})?\Z", re.ASCII)  # ASCII digits: "١٥.٩٠" is not an amount
 # A JSON float this close to a whole cent is that cent: PHP plugins send sums of floats (2.5399999999999996 for
 # 2.54, catalog leniency BP-LENIENT-NUMBERS-FOR-AMOUNTS); text must still have at most two decimals.
 _FLOAT_NOISE = Decimal("0.000001")

@@ -4,7 +4,7 @@ Payment, authorize and register share one path: the flow of the payment type (ca
 decides whether the result is final at once (own-MPI card, card present, recurring charge) or waits for a
 customer step on the simulator's ACS page (3DS, `postForm`) or bank page (`redirect`). Outcomes come from
 the catalog's test-data conventions (`outcomes`), never from literals here. Every final status change queues
-a postback after the store transaction committed.
+a postback in the same store transaction (an effect and its notification commit together).
 """
 
 from __future__ import annotations
@@ -26,12 +26,20 @@ from harness.simulator.betterpayment.money import as_number, as_text
 from harness.simulator.betterpayment.postbacks import Dispatcher, refund_fields, transaction_fields
 from harness.simulator.betterpayment.transactions import Step, Transaction
 from harness.simulator.betterpayment.validation import CreateRequest, FollowUpRequest
+from harness.simulator.privacy import mask_pans
 
 _ALPHANUM = string.ascii_letters + string.digits
 
 
 def _token(n: int) -> str:
-    return "".join(secrets.choice(_ALPHANUM) for _ in range(n))
+    # One urandom call instead of n secrets.choice calls (a hot path: every payment); 256 % 62 bias is fine
+    # for a test id.
+    return "".join(_ALPHANUM[b % len(_ALPHANUM)] for b in secrets.token_bytes(n))
+
+
+def _stored_text(value: Any) -> Any:
+    """Free text as the simulator keeps it: card numbers masked (harness/simulator/privacy.py)."""
+    return mask_pans(value) if isinstance(value, str) else value
 
 
 def _iso(t: float) -> str:
@@ -137,8 +145,9 @@ class Operations:
         tx = Transaction(
             id=str(uuid.uuid4()), scope=scope, operation=op, payment_type=pt.name, flow=pt.flow,
             order_id=str(f["order_id"]), amount=req.amount, currency=req.currency,
-            merchant_reference=str(f.get("merchant_reference") or f"{f['order_id']} - {cat.simulator.shop_name}"),
-            additional_transaction_data=f.get("additional_transaction_data"),
+            merchant_reference=mask_pans(str(f.get("merchant_reference")
+                                             or f"{f['order_id']} - {cat.simulator.shop_name}")),
+            additional_transaction_data=_stored_text(f.get("additional_transaction_data")),
             postback_url=str(f.get("postback_url") or ""), success_url=f.get("success_url"),
             error_url=f.get("error_url"),
             status_code=status, message=message, reason_code=reason,
@@ -167,6 +176,8 @@ class Operations:
             self._notify(tx, pan=req.card.pan if req.card else None)
 
         body = self.payment_response(tx)
+        if f.get("additional_transaction_data") is not None:  # the documented echo, as sent (stored masked)
+            body["additional_transaction_data"] = f["additional_transaction_data"]
         if step is not None and step.page == "acs":
             if not ctx.defect(defects.THREEDS_NO_CLIENT_ACTION):
                 body["client_action"] = cat.client_action("postForm").name
@@ -229,7 +240,6 @@ class Operations:
         if choice is None:
             raise BPError("BP-ERR-205-INVALID-FIELDS", fields="decision")
         now = self._now()
-        changed = False
         with ctx.state.store.transaction() as conn:
             step = repo.get_step(conn, step_id)
             tx = repo.get(conn, step.transaction_id) if step is not None else None
@@ -250,9 +260,7 @@ class Operations:
                 repo.update(conn, tx, now, **changes)
                 repo.set_step_choice(conn, step_id, choice.value)
                 repo.add_log(conn, tx.id, tx.operation, tx.status_code, tx.amount, now)
-                changed = True
-        if changed:
-            self._notify(tx)
+                self._notify(tx)  # inside: the status change and its postback commit together
         landing = cat.status(tx.status_code).landing
         target = tx.success_url if landing == "success" else tx.error_url
         return target or tx.error_url or tx.success_url or "/"
@@ -330,8 +338,10 @@ class Operations:
                 raise BPError("BP-ERR-205-INVALID-FIELDS", fields="refund_id")
             now = self._now()
             refund = {"refund_id": refund_id, "transaction_id": tx.id, "amount": amount, "status": successful.name,
-                      "status_code": successful.code, "merchant_reference": req.fields.get("merchant_reference"),
-                      "execution_date": req.fields.get("execution_date"), "comment": req.fields.get("comment"),
+                      "status_code": successful.code,
+                      "merchant_reference": _stored_text(req.fields.get("merchant_reference")),
+                      "execution_date": req.fields.get("execution_date"),
+                      "comment": _stored_text(req.fields.get("comment")),
                       "created_at": now}
             repo.add_refund(conn, **refund)
             repo.update(conn, tx, now, refunded=tx.refunded + amount, status_code=refunded)
@@ -406,6 +416,6 @@ class Operations:
             now = self._now()
             repo.update(conn, tx, now, status_code=code)
             repo.add_log(conn, tx.id, "status", code, 0, now)
-        if postback:
-            self._notify(tx)
+            if postback:
+                self._notify(tx)
         return self.view(tx)

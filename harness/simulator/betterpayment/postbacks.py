@@ -36,6 +36,7 @@ from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.money import as_text
 from harness.simulator.betterpayment.transactions import Transaction
+from harness.simulator.edge import targets_control
 
 DDL = """
 CREATE TABLE IF NOT EXISTS bp_postbacks (
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS bp_postbacks (
     body TEXT NOT NULL, signature TEXT, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
     spacing REAL NOT NULL, next_at REAL, delivered INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS bp_postbacks_due ON bp_postbacks (next_at) WHERE delivered = 0;
 CREATE TABLE IF NOT EXISTS bp_postback_attempts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, postback_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
     url TEXT NOT NULL, at REAL NOT NULL, status INTEGER, error TEXT
@@ -242,6 +244,10 @@ class Dispatcher:
                 # The simulator runs offline: it never sends traffic beyond loopback (a fuzzed postback_url may
                 # name any host). The attempt is logged as failed, as an unreachable receiver would be.
                 raise _Offline(f"not sent: {urlsplit(row['url']).hostname} is not a loopback address")
+            if targets_control(row["url"]):
+                # Never to a simulator's control interface (this one's or another's on the machine): a
+                # postback_url of .../_simulator/reset would otherwise let any client wipe everyone's state.
+                raise _Offline("not sent: the URL names a simulator control route (/_simulator)")
             response = await client.post(row["url"], content=row["body"].encode(), headers=headers)
             status = response.status_code
         except _Offline as exc:

@@ -32,17 +32,19 @@ from harness.simulator.betterpayment.money import parse_cents
 
 _DEFAULT_MAX_LENGTH = 255
 _MAX_URL_LENGTH = 2048
+# ASCII only and anchored at the very end (`$` would let "EUR\n" through, `\d` would take "١٥").
 _PATTERNS = {
-    "currency": re.compile(r"^[A-Z]{3}$"),
-    "country": re.compile(r"^[A-Z]{2}$"),
-    "locale": re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?$"),
-    "date": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"),
-    "iban": re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"),
-    "pan": re.compile(r"^\d{12,19}$"),
-    "cvv": re.compile(r"^\d{3,4}$"),
-    "month": re.compile(r"^\d{1,2}$"),
-    "year": re.compile(r"^\d{4}$"),
-    "email": re.compile(r"^[^@\s]+@[^@\s]+$"),
+    "currency": re.compile(r"^[A-Z]{3}\Z", re.ASCII),
+    "country": re.compile(r"^[A-Z]{2}\Z", re.ASCII),
+    "locale": re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?\Z", re.ASCII),
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\Z",
+                       re.ASCII),
+    "iban": re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}\Z", re.ASCII),
+    "pan": re.compile(r"^\d{12,19}\Z", re.ASCII),
+    "cvv": re.compile(r"^\d{3,4}\Z", re.ASCII),
+    "month": re.compile(r"^\d{1,2}\Z", re.ASCII),
+    "year": re.compile(r"^\d{4}\Z", re.ASCII),
+    "email": re.compile(r"^[^@\s]+@[^@\s]+\Z", re.ASCII),
 }
 
 
@@ -133,8 +135,6 @@ def flag_on(value: object) -> bool:
 def check_urls(ctx: Context, fields: dict[str, Any]) -> None:
     """Error 149 for a URL that is not https:// (loopback http:// passes unless the profile is strict)."""
     policy = ctx.catalog.url_policy
-    loopback_hosts = {h.lower() for h in policy.loopback_hosts}
-    networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
     for name in policy.fields:
         value = fields.get(name)
         if not _present(value):
@@ -146,6 +146,8 @@ def check_urls(ctx: Context, fields: dict[str, Any]) -> None:
         if parts.scheme.lower() == "http" and host:
             if ctx.defect(defects.URL_HTTP_ACCEPTED):
                 continue
+            loopback_hosts = {h.lower() for h in policy.loopback_hosts}
+            networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
             if not ctx.state.config.strict and _loopback(host, loopback_hosts, networks):
                 continue
         raise BPError(policy.error, field=name)
