@@ -126,3 +126,45 @@ def test_checksum_is_over_the_raw_bytes_as_received() -> None:
     body = f"{rest}&checksum={checksum(rest, KEY)}"
     assert verify_checksum(body, KEY)
     assert parse_postback(body)["message"] == "CAPTURE SETTLED"
+
+
+# --- PHP http_build_query compatibility (catalog postbacks.checksum.vectors, computed with PHP 8.2) ------------
+
+def test_php_encoding_reproduces_every_catalog_vector() -> None:
+    from harness.catalog import betterpayment
+    from harness.postback_signing import encode_postback, php_http_build_query, verify_checksum_rebuilt
+
+    vectors = [v for v in betterpayment().postbacks.checksum.vectors if v.fields]
+    assert len(vectors) >= 4
+    for v in vectors:
+        assert php_http_build_query(v.fields) == v.body
+        assert checksum(v.body, v.key) == v.expected
+        body = encode_postback(v.fields, v.key)
+        assert body == f"{v.body}&checksum={v.expected}"
+        assert verify_checksum(body, v.key) and verify_checksum_rebuilt(body, v.key)
+
+
+def test_php_urlencode_differs_from_python_only_where_php_does() -> None:
+    from urllib.parse import quote_plus
+
+    from harness.postback_signing import php_http_build_query, php_urlencode
+
+    assert php_urlencode("a~b c+d&e%f=g'h*i-_.") == "a%7Eb+c%2Bd%26e%25f%3Dg%27h%2Ai-_."
+    assert php_urlencode("ä😀") == "%C3%A4%F0%9F%98%80"
+    for ch in map(chr, range(32, 127)):
+        expected = quote_plus(ch, safe="").replace("~", "%7E")
+        assert php_urlencode(ch) == expected, ch
+    assert php_http_build_query([("a", None), ("b", "")]) == "b="  # PHP drops null, keeps empty
+
+
+def test_rebuilt_verification_fails_for_a_foreign_encoder() -> None:
+    from urllib.parse import urlencode
+
+    from harness.postback_signing import verify_checksum_rebuilt
+
+    key = "k"
+    for fields in ([("x", "a~b")], [("x", "a b")]):
+        raw = urlencode(fields) if "~" in fields[0][1] else urlencode(fields).replace("+", "%20")
+        body = f"{raw}&checksum={checksum(raw, key)}"
+        assert verify_checksum(body, key), "the raw-body check accepts any encoder"
+        assert not verify_checksum_rebuilt(body, key), "the PHP plugins' rebuild must notice the foreign encoding"

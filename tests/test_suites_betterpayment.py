@@ -40,7 +40,8 @@ FIRST_MODULE = {
     "amounts": "test_capture", "idempotency": "test_idempotency", "postback fields": "test_postbacks",
     "checksum": "test_postbacks", "signature": "test_postbacks", "retries": "test_postback_retries",
     "3DS": "test_own_mpi", "URL check": "test_url_policy", "schema drift": "test_own_mpi",
-    "PAN leak": "test_card_data",
+    "PAN leak": "test_card_data", "payment types": "test_synchronous", "wallets": "test_wallets",
+    "leniency": "test_leniency", "postback encoding": "test_postback_encoding",
 }
 
 #: Plugins the suites never use whose import dominates a run's start-up (schemathesis pulls in hypothesis, in
@@ -123,6 +124,19 @@ def test_suites_pass_against_the_embedded_simulator() -> None:
     assert proc.returncode == 0, f"suite run failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}"
     summary = proc.stdout.strip().splitlines()[-1]
     assert "passed" in summary and "skipped" not in summary, f"on the simulator nothing may be skipped: {summary}"
+
+
+#: The modules that judge errors, leniencies and the plugins' requests: run again under the other error transport.
+TRANSPORT_MODULES = ("test_error_transport", "test_request_validation", "test_leniency", "test_plugin_compat",
+                     "test_refund", "test_capture")
+
+
+def test_suites_pass_under_the_http_error_transport() -> None:
+    """The suites judge error_code and error_message under either transport (catalog error_transport): the
+    error-heavy modules pass against a simulator that answers each error row's own HTTP status too."""
+    proc = _run_suite("-n", "2", *UNUSED_PLUGINS, env=_clean_env(PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT="http"),
+                      timeout=600, paths=tuple(f"{SUITE}/{m}.py" for m in TRANSPORT_MODULES))
+    assert proc.returncode == 0, f"suite run under http failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}"
 
 
 def _betterpayment_defects() -> list[str]:
