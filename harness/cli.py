@@ -97,14 +97,15 @@ def _host(text: str) -> str:
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
-    from harness.catalog import Requirement, all_requirements
+    from harness.catalog import Provenance, Requirement, all_requirements
 
+    provenances = tuple(p.value for p in Provenance)
     reqs = all_requirements()
     table = Table(title="paycert catalog: requirements per API and kind")
     table.add_column("API")
     table.add_column("kind")
     table.add_column("count", justify="right")
-    for prov in ("documented", "adopted", "simulator"):
+    for prov in provenances:
         table.add_column(prov, justify="right")
     table.add_column("simulator-only", justify="right")
     groups: dict[tuple[str, str], list[Requirement]] = {}
@@ -113,7 +114,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     for (api, kind), items in groups.items():
         by_provenance = Counter(r.provenance.value for r in items)
         sim_only = sum(r.simulator_only for r in items)
-        counts = (str(by_provenance.get(p, 0)) for p in ("documented", "adopted", "simulator"))
+        counts = (str(by_provenance.get(p, 0)) for p in provenances)
         table.add_row(api, kind, str(len(items)), *counts, str(sim_only))
     console.print(table)
     advisory = sum(r.weight.value == "advisory" for r in reqs)

@@ -44,3 +44,19 @@ def test_error_http_status_follows_the_declared_transport(paycert_target: Any, c
     expected = CAT.error_status(error_id, transport)  # type: ignore[arg-type]
     assert response.status_code == expected, (f"under the {transport} transport {CAT.error(error_id).name} must "
                                               f"answer HTTP {expected}; got {describe(response)}")
+
+
+@requirement("BP-ERROR-TRANSPORT-CONSISTENT", "BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE",
+             "BP-ERR-207-UNKNOWN-TRANSACTION", "BP-ERR-201-AUTH")
+def test_errors_travel_one_way(client: Any, urls: Urls) -> None:
+    """Whichever transport a target uses, it uses it for every application error: a client that reads
+    error_code from HTTP 200 bodies (WooCommerce, Magento) must not meet some errors as 4xx and others in band."""
+    seen: dict[str, int] = {}
+    for error_id in ERRORS:
+        response, _values = _provoke(client, urls, error_id)
+        assert response.json().get("error_code") == CAT.error(error_id).code, describe(response)
+        seen[error_id] = response.status_code
+    application = {e: s for e, s in seen.items() if CAT.error(e).name not in CAT.error_transport.protocol_errors}
+    modes = [m for m in CAT.error_transport.modes
+             if all(s == CAT.error_status(e, m) for e, s in seen.items())]  # type: ignore[arg-type]
+    assert modes, f"the errors follow no single transport: {application} (protocol errors: {seen})"
