@@ -139,6 +139,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         betterpayment_incoming_key=bp.incoming_key, betterpayment_webhook_key=bp.webhook_key,
         control_token=simulator_token(args.control_token, args.env_file),
     )
+    if args.bp_error_transport:
+        from harness.simulator.betterpayment.context import ERROR_TRANSPORT_ENV
+
+        os.environ[ERROR_TRANSPORT_ENV] = args.bp_error_transport
     url = f"http://{args.host}:{port}"
     console.print(f"[bold]paycert simulator[/] on {url}  (state: {args.data_dir or 'in memory'})")
     console.print(f"  BetterCharge   {url}/payments  x-api-key: {_hidden(bc.api_key)}  x-partner-id: {bc.partner_id}",
@@ -341,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-token", default=None,
                    help="a shared simulator: /_simulator needs this token (X-Paycert-Control-Token); "
                         "default PAYCERT_SIMULATOR_CONTROL_TOKEN")
+    p.add_argument("--bp-error-transport", choices=("in_band", "http"), default=None,
+                   help="Better Payment application errors: in_band (HTTP 200, the default) or http (row statuses)")
     p.set_defaults(run=_cmd_simulate)
 
     p = sub.add_parser(
