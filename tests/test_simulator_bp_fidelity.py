@@ -118,3 +118,19 @@ def test_legacy_checksum_authentication(http: httpx.Client) -> None:
     for bad in (f"{query}&checksum={'0' * 40}", query, f"checksum={good}&{query}", f"{query}&checksum={good}&x=1"):
         r = httpx.post(f"{http.base_url}/rest/payment", content=bad, headers=form, timeout=10)
         assert r.status_code == 401 and r.json()["error_code"] == 201, bad
+
+
+def test_every_observed_fact_names_a_plugin_file_at_a_commit() -> None:
+    """Provenance `observed` means code that runs against the real API: its source must say which file, at
+    which commit (owner/repo@<40 hex>:path), so anyone can re-read it."""
+    import re
+
+    pattern = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}:\S+")
+    entries = [*CAT.payment_types, *CAT.leniencies, *CAT.rules, CAT.error_transport, CAT.apple_pay,
+               *CAT.field_blocks.values()]
+    observed = [e for e in entries if e.provenance == "observed"]
+    assert len(observed) >= 20
+    for entry in observed:
+        # (or the plugin fixtures, whose every request names its file and commit: test_plugin_compat.py)
+        assert pattern.search(entry.source) or entry.source.startswith("fixtures/betterpayment/plugins/"), (
+            f"observed without owner/repo@commit:path: {entry.source[:120]}")
