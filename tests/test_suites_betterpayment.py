@@ -40,8 +40,7 @@ FIRST_MODULE = {
     "amounts": "test_capture", "idempotency": "test_idempotency", "postback fields": "test_postbacks",
     "checksum": "test_postbacks", "signature": "test_postbacks", "retries": "test_postback_retries",
     "3DS": "test_own_mpi", "URL check": "test_url_policy", "schema drift": "test_own_mpi",
-    "PAN leak": "test_card_data", "payment types": "test_synchronous", "wallets": "test_wallets",
-    "leniency": "test_leniency", "postback encoding": "test_postback_encoding",
+    "PAN leak": "test_card_data", "payment types": "test_synchronous", "leniency": "test_leniency",
 }
 
 #: Plugins the suites never use whose import dominates a run's start-up (schemathesis pulls in hypothesis, in

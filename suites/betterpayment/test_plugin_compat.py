@@ -145,6 +145,7 @@ def test_plugin_request_is_accepted(client: Any, urls: Urls, postback_receiver: 
     Replay(client, urls, postback_receiver, bp_keys).run(plugin_name, request_id)
 
 
+@pytest.mark.requirement("BP-PLUGIN-REQUESTS")
 def test_every_plugin_request_names_its_source() -> None:
     """Provenance is data: each replayed shape names the plugin file and commit it restates."""
     for name in PLUGINS:

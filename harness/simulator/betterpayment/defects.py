@@ -61,16 +61,16 @@ WALLET_REFUSED = _d("bp.wallet_type_refused", "payment types", "applepay and goo
 SYNC_NEEDS_REDIRECT = _d("bp.sync_needs_redirect", "payment types",
                          "Invoice and SEPA payments answer started with a redirect instead of authorized")
 SYNC_CAPTURE_REFUSED = _d("bp.sync_capture_refused", "payment types", "An invoice or SEPA payment cannot be captured")
-APPLEPAY_VALIDATION_MISSING = _d("bp.applepay_validation_missing", "wallets",
+APPLEPAY_VALIDATION_MISSING = _d("bp.applepay_validation_missing", "payment types",
                                  "POST /db_apple_pay_merchants answers 404 unknown endpoint")
 LENIENCY_EMPTY_DROPPED = _d("bp.leniency_empty_refused", "leniency",
                             "An empty or null optional field is validated, not treated as absent (vat '' gets 205)")
 LENIENCY_NUMBER_DROPPED = _d("bp.leniency_number_refused", "leniency",
                              "A JSON number in a text field (customer_id 42) gets 205")
 LENIENCY_LOCALE_STRICT = _d("bp.leniency_locale_strict", "leniency", "locale with a region (de_DE, de-DE) gets 205")
-POSTBACK_TILDE_RAW = _d("bp.postback_tilde_unescaped", "postback encoding",
+POSTBACK_TILDE_RAW = _d("bp.postback_tilde_unescaped", "checksum",
                         "Postbacks leave '~' unescaped (Python urlencode), so PHP's rebuilt checksum fails")
-POSTBACK_SPACE_PERCENT = _d("bp.postback_space_percent20", "postback encoding",
+POSTBACK_SPACE_PERCENT = _d("bp.postback_space_percent20", "checksum",
                             "Postbacks encode space as %20 (RFC 3986), so PHP's rebuilt checksum fails")
 LEGACY_AUTH_REFUSED = _d("bp.legacy_auth_refused", "auth", "Legacy checksum-authenticated requests get 401")
 LEGACY_CHECKSUM_IGNORED = _d("bp.legacy_checksum_ignored", "auth",
