@@ -6,6 +6,9 @@ lazily on the server's event loop, polls every 0.1 s for postbacks that are due;
 (POST /_simulator/clock) therefore releases the next retry within a tick, without a hook in the core. The API
 response never waits for a delivery.
 
+Postbacks of one transaction go one at a time, in the order they were queued (a capture's postback never
+overtakes the authorization's); different transactions are delivered concurrently.
+
 Every attempt is logged (url, simulator time, HTTP status or error, the fields with card data masked) and is
 readable at GET /_simulator/betterpayment/postbacks.
 """
@@ -129,6 +132,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._busy: set[int] = set()
+        self._busy_transactions: set[str] = set()  # one delivery per transaction at a time, in queue order
         self._running: set[asyncio.Task[None]] = set()
         self._generation = 0
         ctx.state.store.register_schema(DDL, TABLES)
@@ -138,6 +142,7 @@ class Dispatcher:
         """Forget in-flight deliveries; their results are dropped (the rows are gone)."""
         self._generation += 1
         self._busy.clear()
+        self._busy_transactions.clear()
 
     # enqueue -------------------------------------------------------------------------------------------------
 
@@ -213,7 +218,10 @@ class Dispatcher:
                 wake.clear()
                 try:
                     for row in self._due():
+                        if row["transaction_id"] in self._busy_transactions:
+                            continue  # its earlier postback is still on the wire: keep the gateway's order
                         self._busy.add(row["id"])
+                        self._busy_transactions.add(row["transaction_id"])
                         task = asyncio.create_task(self._deliver(client, row, self._generation))
                         self._running.add(task)
                         task.add_done_callback(self._running.discard)
@@ -226,7 +234,7 @@ class Dispatcher:
         now = self._ctx.state.clock.now()
         with self._ctx.state.store.read() as conn:
             rows = conn.execute(
-                "SELECT id, url, body, signature, attempts, max_attempts, spacing FROM bp_postbacks"
+                "SELECT id, transaction_id, url, body, signature, attempts, max_attempts, spacing FROM bp_postbacks"
                 " WHERE delivered = 0 AND attempts < max_attempts AND next_at IS NOT NULL AND next_at <= ?"
                 " ORDER BY id", (now,)).fetchall()
         return [{k: r[k] for k in r.keys()} for r in rows if r["id"] not in self._busy]  # noqa: SIM118
@@ -272,6 +280,9 @@ class Dispatcher:
                              " VALUES (?, ?, ?, ?, ?, ?)", (row["id"], attempt, row["url"], at, status, error))
         finally:
             self._busy.discard(row["id"])
+            self._busy_transactions.discard(row["transaction_id"])
+            if self._wake is not None:
+                self._wake.set()  # the transaction's next postback may go now
 
     # the delivery log -----------------------------------------------------------------------------------------
 
