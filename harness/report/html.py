@@ -145,9 +145,30 @@ class _Renderer:
             + f'<dl class="facts">{dl}</dl></div></header>'
         )
 
+    def baseline(self) -> str:
+        """Against --baseline RUN: regressions first (they fail the run), then every other change."""
+        section = self.r.get("baseline")
+        if not section:
+            return ""
+        regressions = [c for c in section["changes"] if c["regression"]]
+        head = (f'<p><strong>{len(regressions)} regression(s)</strong>: passed in run '
+                f'{e(section["run_id"])}, fail now. Each fails this run.</p>' if regressions else
+                f'<p>No regression against run {e(section["run_id"])}.</p>')
+        rows = "".join(
+            f'<tr><td class=mono><a href="#{_anchor("r", c["requirement"])}">{e(c["requirement"])}</a></td>'
+            f'<td>{_badge("blocking", "REGRESSION") if c["regression"] else e(c["change"])}</td>'
+            f'<td>{e(c["before"] or "—")}</td><td>{e(c["after"] or "—")}</td><td>{e(c["title"])}</td></tr>'
+            for c in section["changes"])
+        table = (f"<table><tr><th>requirement</th><th>change</th><th>before</th><th>after</th><th>title</th></tr>"
+                 f"{rows}</table>" if rows else '<p class="muted">No behavioural difference.</p>')
+        return (f'<section id="baseline"><h2>Regressions and changes since run {e(section["run_id"])}</h2>'
+                f'{head}{table}</section>')
+
     def nav(self) -> str:
         blocking = len(self.r["verdict"]["blocking"])
-        links = [("#coverage", "Coverage"), ("#attention", f"Blocking ({blocking})"),
+        links = [*([("#baseline", f"Regressions ({len(self.r['baseline']['regressions'])})")]
+                   if self.r.get("baseline") else []),
+                 ("#coverage", "Coverage"), ("#attention", f"Blocking ({blocking})"),
                  ("#requirements", f"Requirements ({len(self.r['requirements'])})"), ("#waivers", "Waivers"),
                  ("#leak-audit", "Leak audit"), ("#run", "Run"), ("#rules", "Verdict rules")]
         return '<nav class="toc"><div>' + "".join(f'<a href="{h}">{e(t)}</a>' for h, t in links) + "</div></nav>"
@@ -300,8 +321,8 @@ def render_html(report: dict[str, Any]) -> str:
     r = _Renderer(report)
     run = report["run"]
     verdict = "READY" if report["verdict"]["ready"] else "NOT READY"
-    body = (r.header() + r.nav() + "<main>" + r.coverage() + r.attention() + r.requirements() + r.other_tests()
-            + r.waivers()
+    body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.requirements()
+            + r.other_tests() + r.waivers()
             + r.leak() + r.run() + r.rules() + "</main>"
             + f"<footer>paycert {e(run['harness_version'])} · run {e(run['run_id'])} · report.json holds the same "
               f"content for machines</footer>")
