@@ -264,8 +264,8 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
         options.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"--out: cannot create {options.out_dir}: {exc}") from None
-    signer = load_signer(environ, options.out_dir)
     baseline = _load_baseline(options.baseline, options.out_dir)  # before this run moves `latest`
+    signer = load_signer(environ, options.out_dir)
     return _Inputs(settings, environ, [r for r in catalog if r.api in options.apis], waivers, signer, suites,
                    baseline)
 

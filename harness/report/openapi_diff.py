@@ -20,6 +20,7 @@ operations that use it, so a change to a shared object is one line, not one per 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,15 @@ def load_document(path: Path) -> dict[str, Any]:
 def looks_like_openapi(path: Path) -> bool:
     """A file argument of `paycert diff` that should be compared as an OpenAPI document, not as a run."""
     suffix = path.suffix.lower()
-    return path.is_file() and (suffix in (".yaml", ".yml") or (suffix == ".json" and path.name != "report.json"))
+    if not path.is_file() or suffix not in (".yaml", ".yml", ".json"):
+        return False
+    if suffix != ".json":
+        return True  # a report is never YAML
+    try:  # a JSON file is a document only if it says so; anything else is left to the report loader
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and "openapi" in data
 
 
 def _types(schema: Mapping[str, Any]) -> set[str]:

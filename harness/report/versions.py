@@ -21,16 +21,21 @@ def use_fixtures(path: Path, source: str = "--fixtures") -> Path:
     Sets PAYCERT_FIXTURES (children inherit it) and forgets what was already loaded from the old directory, so
     the parent's catalog, documents and report agree with the suites. FixturesError when `path` is not one.
     """
+    checked = check_fixtures(path, source)
+    os.environ[FIXTURES_ENV] = str(checked)
+    forget_loaded()
+    return checked
+
+
+def forget_loaded() -> None:
+    """Drop the catalogs and documents loaded so far (they are cached per process)."""
     from harness import openapi
     from harness.catalog import bettercharge, betterpayment
     from harness.report import labels
 
-    checked = check_fixtures(path, source)
-    os.environ[FIXTURES_ENV] = str(checked)
     for cached in (bettercharge, betterpayment, openapi.document, openapi._registry, openapi._validator_for,
                    openapi.examples, labels.requirement_index):
         cached.cache_clear()
-    return checked
 
 
 def api_versions(apis: Sequence[str]) -> dict[str, dict[str, str | None]]:
