@@ -221,7 +221,14 @@ class _Walker:
     # ---------------------------------------------------------------- schemas
 
     def _component(self, node: Any) -> str | None:
-        ref = node.get("$ref") if isinstance(node, dict) else None
+        """The component a schema is, also when wrapped as `allOf: [$ref]` to add a description or default."""
+        if not isinstance(node, dict):
+            return None
+        parts = node.get("allOf")
+        if "$ref" not in node and isinstance(parts, list) and len(parts) == 1 \
+                and not {"properties", "type", "enum", "items"} & node.keys():
+            node = parts[0] if isinstance(parts[0], dict) else {}
+        ref = node.get("$ref")
         return ref[len(_COMPONENT):] if isinstance(ref, str) and ref.startswith(_COMPONENT) else None
 
     def _merged(self, side: str, node: Any, depth: int = 0) -> dict[str, Any]:
