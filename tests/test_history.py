@@ -203,6 +203,7 @@ def test_baseline_regression_fails_a_ready_run_and_is_named_first(runs: Runs) ->
     assert '<section id="baseline">' in html and html.index('id="baseline"') < html.index('id="coverage"')
     section = html.split('<section id="baseline">', 1)[1].split("</section>", 1)[0]
     assert ADVISORY in section and CONTRACT in section and "REGRESSION" in section
+    assert "The run fails: 1 regression(s)" in html.split('id="coverage"', 1)[0]
     assert "baseline" not in load_report(runs.a / "report.json")
 
 
@@ -334,3 +335,22 @@ def test_fixtures_override_reaches_child_processes_and_is_checked(tmp_path: Path
         check_fixtures(copy)
     with pytest.raises(FixturesError, match="is not a directory"):
         check_fixtures(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_bad_fixtures_directory_is_one_line_before_any_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str], how: str) -> None:
+    bad = tmp_path / "not-fixtures"
+    bad.mkdir()
+    out = tmp_path / "out"
+    if how == "option":
+        monkeypatch.setenv(FIXTURES_ENV, "")
+        args = ["--fixtures", str(bad)]
+        source = "--fixtures"
+    else:
+        monkeypatch.setenv(FIXTURES_ENV, str(bad))
+        args, source = [], FIXTURES_ENV
+    assert main(["certify", "--api", "bettercharge", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"paycert: {source}: {bad} is not a fixtures directory (no catalog/bettercharge.yaml")
+    assert len(err.splitlines()) == 1 and not out.exists()

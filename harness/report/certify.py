@@ -249,8 +249,7 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
     for api in options.apis:
         if api not in APIS:
             raise ReportError(f"--api: unknown API {api!r}")
-    if options.fixtures is not None:
-        _use_fixtures(options.fixtures)
+    _use_fixtures(options.fixtures)
     environ = read_environment(options.env_file)
     if settings is None:
         settings = load_settings(options.env_file, target=options.target, allow_production=options.allow_production,
@@ -270,12 +269,16 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
                    baseline)
 
 
-def _use_fixtures(path: Path) -> None:
-    from harness.paths import FixturesError
+def _use_fixtures(path: Path | None) -> None:
+    """--fixtures DIR, or an inherited PAYCERT_FIXTURES: checked before anything is read from it."""
+    from harness.paths import FIXTURES_ENV, FixturesError, check_fixtures
     from harness.report.versions import use_fixtures
 
     try:
-        use_fixtures(path)
+        if path is not None:
+            use_fixtures(path)
+        elif fixtures_override() is not None:
+            check_fixtures(fixtures_override() or Path(), FIXTURES_ENV)
     except FixturesError as exc:
         raise ReportError(str(exc)) from None
 

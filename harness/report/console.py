@@ -88,10 +88,11 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
                  f"{run['operator']} · {run['finished_at']}" + (f" · {location}" if location else ""))
     if baseline is not None:
         print_diff(console, baseline)
-        if baseline.regressions:
-            say(console, f"FAILED: {len(baseline.regressions)} regression(s) against baseline {baseline.a_run}")
     style = "bold green" if verdict["ready"] else "bold red"
     console.print(Text(verdict["summary"], style=style), soft_wrap=True)
+    if baseline is not None and baseline.regressions:
+        console.print(Text(f"FAILED: {len(baseline.regressions)} regression(s) against baseline {baseline.a_run}",
+                           style="bold red"), soft_wrap=True)
 
 
 def print_diff(console: Console, diff: ReportDiff) -> None:

@@ -142,8 +142,17 @@ class _Renderer:
             f'<h1 id="verdict">{"READY for go-live" if ready else "NOT READY for go-live"}</h1>'
             + (f'<p class="summary">{e(verdict["summary"])}</p>' if ready else
                f'<p class="summary">Blocking go-live:</p><ul class="reasons">{reasons}</ul>')
+            + self._regression_line()
             + f'<dl class="facts">{dl}</dl></div></header>'
         )
+
+    def _regression_line(self) -> str:
+        section = self.r.get("baseline") or {}
+        n = len(section.get("regressions", []))
+        if not n:
+            return ""
+        return (f'<p class="summary"><a href="#baseline"><strong>The run fails: {n} regression(s) against run '
+                f'{e(section["run_id"])}</strong></a> (passed there, fail now).</p>')
 
     def baseline(self) -> str:
         """Against --baseline RUN: regressions first (they fail the run), then every other change."""
