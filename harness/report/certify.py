@@ -36,13 +36,14 @@ from harness.report import leak_audit, metadata
 from harness.report.console import print_summary, say
 from harness.report.errors import ReportError
 from harness.report.evidence_view import EvidenceReader
+from harness.report.history import load_baseline
 from harness.report.html import render_html
 from harness.report.model import LeakSection, RunInfo, build_report, dump_report
 from harness.report.package import build_package
 from harness.report.results import TestRecord, load_results
 from harness.report.runs import update_latest
 from harness.report.signing import Signer, load_signer
-from harness.report.versions import api_versions
+from harness.report.versions import api_versions, apply_fixtures
 from harness.report.waivers import WaiverFile, load_waivers
 
 SUITES_ENV: Final = "PAYCERT_SUITES_DIR"
@@ -249,7 +250,7 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
     for api in options.apis:
         if api not in APIS:
             raise ReportError(f"--api: unknown API {api!r}")
-    _use_fixtures(options.fixtures)
+    apply_fixtures(options.fixtures)
     environ = read_environment(options.env_file)
     if settings is None:
         settings = load_settings(options.env_file, target=options.target, allow_production=options.allow_production,
@@ -263,36 +264,10 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
         options.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"--out: cannot create {options.out_dir}: {exc}") from None
-    baseline = _load_baseline(options.baseline, options.out_dir)  # before this run moves `latest`
+    baseline = load_baseline(options.baseline, options.out_dir)  # before this run moves `latest`
     signer = load_signer(environ, options.out_dir)
     return _Inputs(settings, environ, [r for r in catalog if r.api in options.apis], waivers, signer, suites,
                    baseline)
-
-
-def _use_fixtures(path: Path | None) -> None:
-    """--fixtures DIR, or an inherited PAYCERT_FIXTURES: checked before anything is read from it."""
-    from harness.paths import FIXTURES_ENV, FixturesError, check_fixtures
-    from harness.report.versions import use_fixtures
-
-    try:
-        if path is not None:
-            use_fixtures(path)
-        elif fixtures_override() is not None:
-            check_fixtures(fixtures_override() or Path(), FIXTURES_ENV)
-    except FixturesError as exc:
-        raise ReportError(str(exc)) from None
-
-
-def _load_baseline(ref: str | None, out_dir: Path) -> dict[str, Any] | None:
-    if ref is None:
-        return None
-    from harness.report.model import load_report
-    from harness.report.runs import resolve_report
-
-    try:
-        return load_report(resolve_report(ref, out_dir))
-    except ReportError as exc:
-        raise ReportError(f"--baseline: {exc}") from None
 
 
 def _default_suites(environ: Mapping[str, str]) -> Path:

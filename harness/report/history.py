@@ -23,7 +23,7 @@ from typing import Any, Final
 from harness.report.diff import FAILING
 from harness.report.errors import ReportError
 from harness.report.model import load_report
-from harness.report.runs import LATEST, REPORT_JSON
+from harness.report.runs import LATEST, REPORT_JSON, resolve_report
 
 #: One character per outcome in the terminal view (a space-free strip reads left to right, oldest first).
 SYMBOLS: Final = {"passed": "✓", "failed": "✗", "infrastructure": "!", "skipped": "s", "not_verifiable": "n",
@@ -141,6 +141,16 @@ def build_history(runs: Sequence[Run], skipped: Sequence[str] = ()) -> History:
         regression = len(runs) >= 2 and outcomes[-2] == "passed" and outcomes[-1] in FAILING
         rows.append(RequirementHistory(rid, title, outcomes, _flips(outcomes, runs), regression))
     return History(tuple(runs), tuple(rows), tuple(skipped))
+
+
+def load_baseline(ref: str | None, out_dir: Path) -> dict[str, Any] | None:
+    """The report `certify --baseline RUN|latest` compares against; ReportError (one line) when there is none."""
+    if ref is None:
+        return None
+    try:
+        return load_report(resolve_report(ref, out_dir))
+    except ReportError as exc:
+        raise ReportError(f"--baseline: {exc}") from None
 
 
 def history(reports_dir: Path, last: int = 10) -> History:

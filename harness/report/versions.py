@@ -12,7 +12,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.paths import FIXTURES_ENV, check_fixtures
+from harness.paths import FIXTURES_ENV, FixturesError, check_fixtures, fixtures_override
+from harness.report.errors import ReportError
 
 
 def use_fixtures(path: Path, source: str = "--fixtures") -> Path:
@@ -25,6 +26,17 @@ def use_fixtures(path: Path, source: str = "--fixtures") -> Path:
     os.environ[FIXTURES_ENV] = str(checked)
     forget_loaded()
     return checked
+
+
+def apply_fixtures(path: Path | None) -> None:
+    """certify's --fixtures DIR, or an inherited PAYCERT_FIXTURES: checked (ReportError) before anything is read."""
+    try:
+        if path is not None:
+            use_fixtures(path)
+        elif (inherited := fixtures_override()) is not None:
+            check_fixtures(inherited, FIXTURES_ENV)
+    except FixturesError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def forget_loaded() -> None:
