@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -93,51 +94,127 @@ def test_generated_workflow_passes_actionlint_and_a_broken_one_does_not(tmp_path
     assert [p for p in problems if p.startswith(str(broken)) and "apis" in p]
 
 
+def _github_job(root: Path) -> tuple[dict, dict, str]:
+    text = (root / WORKFLOW).read_text()
+    wf = yaml.safe_load(text)
+    return wf, wf["jobs"]["certify"], text
+
+
 def test_workflow_behaviour_nightly_matrix_secrets_junit_artifacts_exit_code(tmp_path: Path) -> None:
     init(tmp_path)
-    text = (tmp_path / WORKFLOW).read_text()
-    wf = yaml.safe_load(text)
+    wf, job, text = _github_job(tmp_path)
     on = wf[True]  # YAML 1.1 reads the key `on` as true
     assert on["schedule"][0]["cron"] and "workflow_dispatch" in on
-    job = wf["jobs"]["certify"]
     assert job["strategy"]["matrix"]["api"] == ["betterpayment", "bettercharge"]
     assert job["strategy"]["fail-fast"] is False
     for name in SECRETS:
         assert job["env"][name] == f"${{{{ secrets.{name} }}}}"
     assert not re.search(r"(API_KEY|PASSWORD|_KEY|PARTNER_ID)=\S", text), "no credential value in the workflow"
     steps = {s.get("name", s.get("uses")): s for s in job["steps"]}
-    certify = steps["Certify"]
-    assert 'paycert certify --api "$PAYCERT_API"' in certify["run"] and "set +e" in certify["run"]
-    assert "exit-code=$?" in certify["run"]
     junit = steps["Publish JUnit results"]
     assert junit["uses"].startswith("mikepenz/action-junit-report@") and junit["if"].startswith("always()")
-    assert junit["with"]["report_paths"].endswith("/*/junit.xml")
+    assert junit["with"]["report_paths"] == "paycert-run/junit.xml"
     report = steps["Upload the report directory"]
     assert report["uses"].startswith("actions/upload-artifact@") and report["if"].startswith("always()")
-    assert "!reports/${{ matrix.api }}/.signing-key.pem" in report["with"]["path"]
+    assert report["with"]["path"] == "paycert-run/"
     package = steps["Upload the signed certification package"]
     assert package["if"] == "steps.certify.outputs.exit-code == '0'"
-    assert package["with"]["path"].endswith("paycert-certification-*.zip")
+    assert package["with"]["path"] == "paycert-run/paycert-certification-*.zip"
+    saved = steps["Save the runs (without the local signing key)"]
+    assert "!reports/${{ matrix.api }}/.signing-key.pem" in saved["with"]["path"]
+    assert saved["with"]["key"] == steps["Restore earlier runs (baseline and history)"]["with"]["key"]
     result = job["steps"][-1]
     assert result["if"] == "always()" and result["run"] == 'exit "${CERTIFY_EXIT:-1}"'
     assert result["env"]["CERTIFY_EXIT"] == "${{ steps.certify.outputs.exit-code }}"
     assert requirement() in text and "@PAYCERT_REQUIREMENT@" not in text
 
 
+FAKE_PAYCERT = """#!/usr/bin/env bash
+# A stand-in for paycert: `certify` makes a run directory under --out (unless FAKE_NO_RUN) and exits FAKE_EXIT.
+echo "$*" >> "$FAKE_LOG"
+if [ "$1" = certify ]; then
+  while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done
+  if [ -z "$FAKE_NO_RUN" ]; then
+    run="2026$(date +%s%N)"; mkdir -p "$out/$run"; echo '<testsuites/>' > "$out/$run/junit.xml"
+    echo '{}' > "$out/$run/report.json"; echo key > "$out/.signing-key.pem"; ln -sfn "$run" "$out/latest"
+  fi
+  exit "${FAKE_EXIT:-0}"
+fi
+"""
+
+
+def _fake_paycert(tmp_path: Path) -> dict[str, str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "paycert").write_text(FAKE_PAYCERT)
+    (bin_dir / "paycert").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(tmp_path / "calls.log"),
+            "PAYCERT_API": "bettercharge"}
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash to run the workflow's shell steps")
+def test_github_certify_step_uses_the_baseline_after_the_first_night_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    init(repo)
+    _, job, _ = _github_job(repo)
+    script = next(s for s in job["steps"] if s.get("id") == "certify")["run"]
+    env = _fake_paycert(tmp_path)
+    calls = tmp_path / "calls.log"
+
+    def night(**extra: str) -> str:
+        shutil.rmtree(repo / "paycert-run", ignore_errors=True)
+        output = tmp_path / "github_output"
+        output.write_text("")
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env={**env, "GITHUB_OUTPUT": str(output),
+                              **extra}, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr  # the step never fails itself; the last step does
+        return output.read_text().strip()
+
+    assert night(FAKE_EXIT="1") == "exit-code=1"
+    first = calls.read_text().splitlines()[0]
+    assert "--baseline" not in first and (repo / "paycert-run" / "junit.xml").is_file()
+    assert night() == "exit-code=0"
+    assert calls.read_text().splitlines()[-2].endswith("--baseline latest")  # then `paycert history`
+    assert calls.read_text().splitlines()[-1].startswith("history reports/bettercharge")
+    assert not (repo / "paycert-run" / ".signing-key.pem").exists()
+    # certify stopped before making a run (a usage error): the previous night is not uploaded as this one
+    assert night(FAKE_EXIT="2", FAKE_NO_RUN="1") == "exit-code=2"
+    assert not (repo / "paycert-run").exists()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash to run the job's shell lines")
 def test_gitlab_job_has_the_same_behaviour(tmp_path: Path) -> None:
-    init(tmp_path)
-    root = yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text())
+    repo = tmp_path / "repo"
+    init(repo)
+    root = yaml.safe_load((repo / ".gitlab-ci.yml").read_text())
     assert root["include"] == [{"local": GITLAB_JOB}]
-    job = yaml.safe_load((tmp_path / GITLAB_JOB).read_text())["paycert-certify"]
+    job = yaml.safe_load((repo / GITLAB_JOB).read_text())["paycert-certify"]
     assert {r["if"] for r in job["rules"]} == {'$CI_PIPELINE_SOURCE == "schedule"', '$CI_PIPELINE_SOURCE == "web"'}
     assert job["parallel"]["matrix"] == [{"PAYCERT_API": ["betterpayment", "bettercharge"]}]
-    assert job["script"][-1].startswith('paycert certify --api "$PAYCERT_API"')  # its exit code is the job's
     assert not any(name in job["variables"] for name in SECRETS), "credentials come from CI/CD variables"
-    artifacts = job["artifacts"]
-    assert artifacts["when"] == "always" and artifacts["paths"] == ["reports/$PAYCERT_API/"]
-    assert "reports/$PAYCERT_API/.signing-key.pem" in artifacts["exclude"]
-    assert artifacts["reports"]["junit"] == "reports/$PAYCERT_API/*/junit.xml"
     assert job["variables"]["PAYCERT_INSTALL"] == requirement()
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always" and artifacts["paths"] == ["paycert-run/"]
+    assert artifacts["reports"]["junit"] == "paycert-run/junit.xml"
+    assert job["cache"]["paths"] == ["reports/$PAYCERT_API/"] and job["cache"]["when"] == "always"
+
+    env = _fake_paycert(tmp_path)
+    script = "\n".join(line for line in job["script"] if "pip install" not in line)
+    after = "\n".join(job["after_script"])
+
+    def night(**extra: str) -> int:
+        shutil.rmtree(repo / "paycert-run", ignore_errors=True)
+        code = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=repo, env={**env, **extra},
+                              capture_output=True, text=True, timeout=60).returncode
+        subprocess.run(["bash", "-c", after], cwd=repo, env=env, capture_output=True, timeout=60, check=True)
+        return code
+
+    assert night(FAKE_EXIT="1") == 1  # the job's result is certify's exit code
+    assert (repo / "paycert-run" / "junit.xml").is_file()
+    assert not (repo / "reports" / "bettercharge" / ".signing-key.pem").exists(), "never cached"
+    assert night() == 0
+    certify_calls = [c for c in (tmp_path / "calls.log").read_text().splitlines() if c.startswith("certify")]
+    assert "--baseline" not in certify_calls[0] and certify_calls[1].endswith("--baseline latest")
 
 
 def test_existing_files_are_kept_and_gitignore_only_gains_what_it_lacks(tmp_path: Path) -> None:
