@@ -354,3 +354,30 @@ def test_a_bad_fixtures_directory_is_one_line_before_any_run(tmp_path: Path, mon
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"paycert: {source}: {bad} is not a fixtures directory (no catalog/bettercharge.yaml")
     assert len(err.splitlines()) == 1 and not out.exists()
+
+
+GENERATED_CASES = '''
+import pytest
+
+
+def pytest_pycollect_makeitem(collector, name, obj):
+    """Like schemathesis: one item per API operation, with the case id in the name and no callspec."""
+    if name == "test_operation":
+        return [pytest.Function.from_parent(collector, name=f"test_operation[{op}]", callobj=obj,
+                                           originalname=name)
+                for op in ("GET /payments/{bcId}", "POST /payments/authorize")]
+    return None
+'''
+
+
+def test_allure_history_ids_differ_for_cases_generated_without_a_callspec(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(GENERATED_CASES)
+    (tmp_path / "test_generated.py").write_text("def test_operation():\n    pass\n")
+    results = tmp_path / "allure-results"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:schemathesis",
+                           "-p", "harness.report.run_plugin", "--alluredir", str(results), str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    found = {json.loads(p.read_text())["name"]: json.loads(p.read_text())["historyId"]
+             for p in results.glob("*-result.json")}
+    assert len(found) == 2 and len(set(found.values())) == 2, found

@@ -67,6 +67,12 @@ def title_failure(report: Any, ids: Sequence[str]) -> None:
         crash.message = titled(crash.message, ids)
 
 
+def case_id(name: str) -> str | None:
+    """The parametrization id in a test item's name (`test_x[POST /payments]` -> `POST /payments`), if any."""
+    start = name.find("[")
+    return name[start + 1 : -1] if start >= 0 and name.endswith("]") else None
+
+
 def allure_labels(ids: Sequence[str]) -> None:
     """Suite tree API > area > requirement; behaviours epic/feature/story; severity from weight; tags."""
     found = requirements(ids)

@@ -192,16 +192,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     labels.allure_labels(_requirement_ids(item))
     callspec = getattr(item, "callspec", None)
-    if callspec is None:
+    # Items parametrized without a callspec (schemathesis' one item per API operation) carry their case id in
+    # the name only: without it, all of a function's cases would share one history id.
+    case_id = callspec.id if callspec is not None else labels.case_id(item.name)
+    if case_id is None:
         return
     import allure
     from allure_commons.utils import represent
 
-    for name, value in callspec.params.items():
+    for name, value in (callspec.params.items() if callspec is not None else ()):
         shown = represent(value)
         masked = _redact(item.config, shown)
         allure.dynamic.parameter(name, value if masked == shown else masked, excluded=True)
-    allure.dynamic.parameter(_HISTORY_PARAM, _redact(item.config, callspec.id))
+    allure.dynamic.parameter(_HISTORY_PARAM, _redact(item.config, case_id))
 
 
 @pytest.hookimpl(hookwrapper=True)
