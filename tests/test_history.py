@@ -223,6 +223,8 @@ def test_runs_record_their_api_versions_and_fixtures(runs: Runs, capsys: pytest.
     assert b["api_versions"] == {"bettercharge": {"catalog": NEW_VERSION, "openapi": NEW_VERSION}}
     assert b["fixtures"] == str(runs.fixtures.resolve())
     assert {c["sha256"] for c in a["catalog"]} != {c["sha256"] for c in b["catalog"]}
+    html = (runs.b / "report.html").read_text()
+    assert f"<dt>bettercharge API</dt><dd>{NEW_VERSION}</dd>" in html and str(runs.fixtures.resolve()) in html
     assert main(["diff", str(runs.a), str(runs.b)]) == 1
     assert f"bettercharge 2025-09-01 → {NEW_VERSION}" in capsys.readouterr().out
 

@@ -134,7 +134,9 @@ class _Renderer:
         cert = (f"valid until {run['certificate_expires_at'][:10]}" if ready else "none (not ready)")
         facts = [("target", run["target"]), ("APIs", ", ".join(run["apis"])), ("run id", run["run_id"]),
                  ("operator", run["operator"]), ("finished", run["finished_at"]), ("certificate", cert),
-                 ("harness", run["harness_version"])]
+                 ("harness", run["harness_version"]),
+                 *((f"{api} API", v["openapi"] or v["catalog"] or "?")
+                   for api, v in (run.get("api_versions") or {}).items())]
         dl = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in facts)
         return (
             f'<header class="verdict {"ready" if ready else "not-ready"}"><div>'
@@ -304,6 +306,9 @@ class _Renderer:
             ("operator", run["operator"]), ("started", run["started_at"]), ("finished", run["finished_at"]),
             ("duration", f"{run['duration_seconds']:.1f} s"), ("certificate expires", run["certificate_expires_at"]),
             ("harness version", run["harness_version"]),
+            *((f"API version {api}", f"catalog {v['catalog'] or '?'}, OpenAPI {v['openapi'] or '?'}")
+              for api, v in (run.get("api_versions") or {}).items()),
+            *([("fixtures", run["fixtures"])] if run.get("fixtures") else []),
             *((f"catalog {c['file']}", f"sha256 {c['sha256']}") for c in run["catalog"]),
             *((f"OpenAPI {o['api']}", f"sha256 {o['sha256']}" if o["sha256"] else f"not hashed: {o['error']}")
               for o in run["openapi"]),
