@@ -134,3 +134,25 @@ def test_cyclic_schemas_terminate() -> None:
     new = copy.deepcopy(old)
     del new["components"]["schemas"]["Node"]["properties"]["name"]
     assert _changes(old, new) == [("breaking", "field removed", "components.schemas.Node: name")]
+
+
+def test_behavioural_and_contract_diff_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_report_support import bc_requirements, make_report, passing
+
+    from harness.report.model import dump_report
+
+    reqs = bc_requirements("card")[:2]
+    later = passing(reqs)
+    later[0].update(outcome="failed", classification="contract")
+    runs = []
+    for run_id, raw in (("20260302T100000Z-aaaaaa", passing(reqs)), ("20260302T110000Z-bbbbbb", later)):
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "report.json").write_text(dump_report(make_report(reqs, raw, run_id=run_id)))
+        runs.append(str(tmp_path / run_id))
+    new = _doc()
+    del new["paths"][AUTHORIZE]
+    changed = _write(tmp_path / "next.yaml", new)
+    assert main(["diff", *runs, "--openapi", str(openapi.document_path("bettercharge")), str(changed)]) == 1
+    out = capsys.readouterr().out
+    assert out.index("REGRESSION") < out.index("operation removed")  # runs first, then the documents
+    assert f"POST {AUTHORIZE}" in out and "1 breaking, 0 warning, 0 info change(s)" in out
