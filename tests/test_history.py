@@ -243,6 +243,7 @@ def test_history_over_three_real_and_synthesized_runs(runs: Runs, tmp_path: Path
     advisory = next(line for line in text.splitlines() if ADVISORY in line)
     contract = next(line for line in text.splitlines() if f"{CONTRACT} " in line)
     assert "✓✓✗" in advisory and "REGRESSION" in advisory
+    assert f"{runs.b.name}: changed since the run before: catalog, openapi" in text  # --fixtures: another version
     assert "✓✗✓" in contract and "REGRESSION" not in contract and "FLAKY" not in contract
 
 

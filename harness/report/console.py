@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, Final
 
 from rich.console import Console
@@ -9,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.report.diff import ReportDiff, from_baseline
-from harness.report.history import SYMBOLS, History, RequirementHistory, strip
+from harness.report.history import SYMBOLS, History, RequirementHistory, changed_conditions, strip
 
 _SHOW: Final = 15  # list at most this many ids per group; the report has them all
 
@@ -119,6 +120,11 @@ def print_history(console: Console, history: History, *, show_all: bool = False)
     for note in history.skipped:
         say(console, f"skipped: {note}")
     say(console, f"{len(runs)} run(s), oldest first: " + ", ".join(r.run_id for r in runs))
+    for before, after in pairwise(runs):
+        what = changed_conditions(before, after)
+        if what:
+            say(console, f"  {after.run_id}: changed since the run before: {', '.join(what)} (flips there are "
+                         "not counted as flaky)")
     say(console, "outcomes: " + "  ".join(f"{s} {o or 'absent'}" for o, s in SYMBOLS.items()))
 
     def rank(r: RequirementHistory) -> int:

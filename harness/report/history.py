@@ -79,8 +79,12 @@ class History:
 
 def conditions(report: dict[str, Any]) -> str:
     """The yardstick and target of a run, as one comparable string (see the module docstring)."""
+    return json.dumps(_conditions(report), sort_keys=True)
+
+
+def _conditions(report: dict[str, Any]) -> dict[str, Any]:
     run = report["run"]
-    key = {
+    return {
         "target": run["target"],
         "base_urls": dict(sorted(run["base_urls"].items())),
         "catalog": sorted((c["file"], c["sha256"]) for c in run["catalog"]),
@@ -88,7 +92,12 @@ def conditions(report: dict[str, Any]) -> str:
         "suites": (run["suites"] or {}).get("sha256"),
         "simulator": run["harness_version"] if run["target"] == "simulator" else None,
     }
-    return json.dumps(key, sort_keys=True)
+
+
+def changed_conditions(before: Run, after: Run) -> list[str]:
+    """What differs between two runs' conditions (catalog, openapi, suites, target, ...), by name."""
+    a, b = json.loads(before.conditions), json.loads(after.conditions)
+    return [key for key in sorted(a.keys() | b.keys()) if a.get(key) != b.get(key)]
 
 
 def _run(report: dict[str, Any]) -> Run:
