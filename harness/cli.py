@@ -322,7 +322,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from harness.scaffold import ScaffoldError, init
+    from harness.errors import ScaffoldError
+    from harness.scaffold import init
 
     try:
         steps = init(args.directory)

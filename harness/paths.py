@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Final
 
+from harness.errors import ConfigError
+
 #: The two APIs under test, in the order runs and reports take them (the seeds' order). Each has
 #: fixtures/<api>/ (OpenAPI document, examples), fixtures/catalog/<api>.yaml and suites/<api>/.
 APIS: Final[tuple[str, ...]] = ("betterpayment", "bettercharge")
@@ -26,17 +28,13 @@ FIXTURES_LAYOUT: Final = ("catalog/bettercharge.yaml", "catalog/betterpayment.ya
                           "betterpayment/openapi.yaml")
 
 
-class FixturesError(ValueError):
-    """A fixtures override that is not a fixtures directory; the message names it and what is missing."""
-
-
 def check_fixtures(path: Path, source: str = FIXTURES_ENV) -> Path:
-    """`path` if it has the fixtures layout; FixturesError naming `source` and the first missing file."""
+    """`path` if it has the fixtures layout; ConfigError naming `source` and the first missing file."""
     if not path.is_dir():
-        raise FixturesError(f"{source}: {path} is not a directory")
+        raise ConfigError(f"{source}: {path} is not a directory")
     missing = [name for name in FIXTURES_LAYOUT if not (path / name).is_file()]
     if missing:
-        raise FixturesError(f"{source}: {path} is not a fixtures directory (no {missing[0]}; copy the shipped one "
+        raise ConfigError(f"{source}: {path} is not a fixtures directory (no {missing[0]}; copy the shipped one "
                             f"from {shipped_fixtures_dir()} and edit it)")
     return path.resolve()
 

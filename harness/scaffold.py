@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from harness import __version__
+from harness.errors import ScaffoldError
 
 Action = Literal["created", "appended", "kept"]
 GITLAB_JOB: Final = ".gitlab/paycert.gitlab-ci.yml"
@@ -36,10 +37,6 @@ FILES: Final = {
     GITLAB_JOB: "gitlab-ci.yml",
 }
 _GITLAB_INCLUDE: Final = f"include:\n  - local: {GITLAB_JOB}\n"
-
-
-class ScaffoldError(ValueError):
-    """A target that cannot be written (not a directory, no permission); the message names it."""
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_report_support import BC_API_KEY, bc_requirements, fake_suite, make_report, passing, sim_settings
+from report_support import BC_API_KEY, bc_requirements, fake_suite, make_report, passing, sim_settings
 
 from harness.catalog import all_requirements, bettercharge
 from harness.cli import main
-from harness.paths import FIXTURES_ENV, FixturesError, check_fixtures, shipped_fixtures_dir
+from harness.errors import ConfigError
+from harness.paths import FIXTURES_ENV, check_fixtures, shipped_fixtures_dir
 from harness.report import certify as certify_module
 from harness.report.diff import diff_reports
 from harness.report.history import build_history, load_runs
@@ -334,9 +335,9 @@ def test_fixtures_override_reaches_child_processes_and_is_checked(tmp_path: Path
         forget_loaded()
     assert api_versions(["bettercharge"])["bettercharge"]["catalog"] == "2025-09-01"
     (copy / "bettercharge" / "openapi.yaml").unlink()
-    with pytest.raises(FixturesError, match=r"no bettercharge/openapi\.yaml"):
+    with pytest.raises(ConfigError, match=r"no bettercharge/openapi\.yaml"):
         check_fixtures(copy)
-    with pytest.raises(FixturesError, match="is not a directory"):
+    with pytest.raises(ConfigError, match="is not a directory"):
         check_fixtures(tmp_path / "missing")
 
 

@@ -137,7 +137,7 @@ def test_cyclic_schemas_terminate() -> None:
 
 
 def test_behavioural_and_contract_diff_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from test_report_support import bc_requirements, make_report, passing
+    from report_support import bc_requirements, make_report, passing
 
     from harness.report.model import dump_report
 

@@ -12,15 +12,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.paths import FIXTURES_ENV, FixturesError, check_fixtures, fixtures_override
-from harness.report.errors import ReportError
+from harness.paths import FIXTURES_ENV, check_fixtures, fixtures_override
 
 
 def use_fixtures(path: Path, source: str = "--fixtures") -> Path:
     """Make `path` the fixtures directory of this process and of every child it starts.
 
     Sets PAYCERT_FIXTURES (children inherit it) and forgets what was already loaded from the old directory, so
-    the parent's catalog, documents and report agree with the suites. FixturesError when `path` is not one.
+    the parent's catalog, documents and report agree with the suites. ConfigError when `path` is not one.
     """
     checked = check_fixtures(path, source)
     os.environ[FIXTURES_ENV] = str(checked)
@@ -29,14 +28,11 @@ def use_fixtures(path: Path, source: str = "--fixtures") -> Path:
 
 
 def apply_fixtures(path: Path | None) -> None:
-    """certify's --fixtures DIR, or an inherited PAYCERT_FIXTURES: checked (ReportError) before anything is read."""
-    try:
-        if path is not None:
-            use_fixtures(path)
-        elif (inherited := fixtures_override()) is not None:
-            check_fixtures(inherited, FIXTURES_ENV)
-    except FixturesError as exc:
-        raise ReportError(str(exc)) from None
+    """certify's --fixtures DIR, or an inherited PAYCERT_FIXTURES: checked (ConfigError) before anything is read."""
+    if path is not None:
+        use_fixtures(path)
+    elif (inherited := fixtures_override()) is not None:
+        check_fixtures(inherited, FIXTURES_ENV)
 
 
 def forget_loaded() -> None:
