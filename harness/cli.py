@@ -321,6 +321,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return 1 if result.regressions else 0
 
 
+@_report_layer
 def _cmd_init(args: argparse.Namespace) -> int:
     from harness.errors import ScaffoldError
     from harness.scaffold import init
