@@ -60,9 +60,10 @@ def _version_note(a: dict[str, Any], b: dict[str, Any]) -> str | None:
 def diff_command(console: Console, a: str | None, b: str | None, *, openapi: Sequence[Path] | None,
                  out: Path) -> int:
     if (a is None) != (b is None):
-        raise ReportError("diff: give two runs (or two OpenAPI documents), not one")
+        raise ReportError("diff: a second run (or OpenAPI document) is required, B is missing")
     if a is None and not openapi:
-        raise ReportError("diff: give two runs, two OpenAPI documents, or --openapi A.yaml B.yaml")
+        raise ReportError("diff: the arguments A and B are required: two runs, two OpenAPI documents, or "
+                          "--openapi A.yaml B.yaml")
     documents = list(openapi or [])
     runs: tuple[str, str] | None = None
     if a is not None and b is not None:
