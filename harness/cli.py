@@ -5,7 +5,9 @@
     paycert certify                 run the suites against a target and write the certification report
     paycert report RUN              print the summary of a written report
     paycert verify PACKAGE          check a signed certification package
-    paycert diff A B                the behavioural difference between two runs
+    paycert diff A B                the behavioural difference between two runs, or two OpenAPI documents
+    paycert history [DIR]           each requirement's outcome over the last runs; flaky ones, regressions
+    paycert init [DIR]              .env.example, .gitignore, waivers and CI workflows for a team's repository
 
 Every user error ends in one line on stderr and exit code 2; no traceback reaches the user. How: argparse's own
 errors are one line (`_Parser`); every command runs inside `_report_layer`, which prints the one line of a
@@ -271,7 +273,8 @@ def _cmd_certify(args: argparse.Namespace) -> int:
 
     options = CertifyOptions(apis=parse_apis(args.api), target=args.target, env_file=args.env_file,
                              workers=args.workers, out_dir=args.out, waivers=args.waivers,
-                             allow_production=args.allow_production, suites_dir=args.suites)
+                             allow_production=args.allow_production, suites_dir=args.suites,
+                             baseline=args.baseline, fixtures=args.fixtures)
     return certify(options, console).exit_code
 
 
@@ -303,16 +306,34 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 @_report_layer
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from harness.report.console import print_diff
-    from harness.report.diff import diff_reports
-    from harness.report.model import load_report
-    from harness.report.runs import resolve_report
+    from harness.report.compare import diff_command
 
-    a = load_report(resolve_report(args.a, args.out))
-    b = load_report(resolve_report(args.b, args.out))
-    result = diff_reports(a, b)
-    print_diff(console, result)
-    return 0 if result.identical else 1
+    return diff_command(console, args.a, args.b, openapi=args.openapi, out=args.out)
+
+
+@_report_layer
+def _cmd_history(args: argparse.Namespace) -> int:
+    from harness.report.console import print_history
+    from harness.report.history import history
+
+    result = history(args.reports_dir, args.last)
+    print_history(console, result, show_all=args.all)
+    return 1 if result.regressions else 0
+
+
+@_report_layer
+def _cmd_init(args: argparse.Namespace) -> int:
+    from harness.errors import ScaffoldError
+    from harness.scaffold import init
+
+    try:
+        steps = init(args.directory)
+    except ScaffoldError as exc:
+        raise UsageFailure(str(exc)) from None
+    for step in steps:
+        console.print(f"{step.action:>8}  {args.directory / step.path}" + (f"  ({step.note})" if step.note else ""),
+                      markup=False, highlight=False, soft_wrap=True)
+    return 0
 
 
 @_report_layer
@@ -370,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suites", type=Path, default=None, metavar="DIR",
                    help="run these suites instead of the shipped ones (default: PAYCERT_SUITES_DIR, else the "
                    "installed suites)")
+    p.add_argument("--baseline", default=None, metavar="RUN",
+                   help="compare with this earlier run (a run directory, run id or 'latest'); any requirement that "
+                   "passed there and fails now fails the run and is named first")
+    p.add_argument("--fixtures", type=Path, default=None, metavar="DIR",
+                   help="another API version's fixtures directory (catalog/ and <api>/openapi.yaml, a copy of the "
+                   "shipped one); sets PAYCERT_FIXTURES for the whole run")
     p.set_defaults(run=_cmd_certify)
 
     p = sub.add_parser("mutate", help="run the suites against each deliberate simulator defect; print the score")
@@ -399,12 +426,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-expired", action="store_true", help="accept a package whose certificate has expired")
     p.set_defaults(run=_cmd_verify)
 
-    p = sub.add_parser("diff", help="compare two runs' report.json (exit 0 identical, 1 different)")
-    p.add_argument("a", metavar="A", help="the earlier run: a run directory, a report.json, a run id or 'latest'")
-    p.add_argument("b", metavar="B", help="the later run")
+    p = sub.add_parser("diff", help="compare two runs' report.json, or two OpenAPI documents (exit 0 identical, "
+                       "1 different)")
+    p.add_argument("a", metavar="A", nargs="?", help="the earlier run (a run directory, a report.json, a run id or "
+                   "'latest') or OpenAPI document (.yaml/.json)")
+    p.add_argument("b", metavar="B", nargs="?", help="the later run or OpenAPI document")
+    p.add_argument("--openapi", nargs=2, type=Path, default=None, metavar=("A.yaml", "B.yaml"),
+                   help="also (or only) compare two OpenAPI documents: breaking changes first")
     p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                    help="where run ids are looked up (default ./reports)")
     p.set_defaults(run=_cmd_diff)
+
+    p = sub.add_parser("history", help="each requirement's outcome over the last runs; flaky ones and regressions "
+                       "(exit 1 when the newest run regressed)")
+    p.add_argument("reports_dir", metavar="REPORTS_DIR", nargs="?", type=Path, default=Path("reports"),
+                   help="the directory holding the run directories (default ./reports)")
+    p.add_argument("--last", type=int, default=10, metavar="N", help="how many of the newest runs (default 10)")
+    p.add_argument("--all", action="store_true", help="also list requirements that passed in every run")
+    p.set_defaults(run=_cmd_history)
+
+    p = sub.add_parser("init", help="write .env.example, .gitignore entries, a waiver file and CI workflows "
+                       "(GitHub Actions, GitLab CI); never overwrites")
+    p.add_argument("directory", metavar="DIR", nargs="?", type=Path, default=Path("."),
+                   help="the repository to set up (default: the current directory)")
+    p.set_defaults(run=_cmd_init)
     return parser
 
 

@@ -16,6 +16,7 @@ exception keeps working)::
     ├── ReportError [ValueError] ......... harness.report: bad input to the report layer
     │   └── PackageRefused ............... harness.report.package: the verdict allows no package
     ├── MutationError [ValueError] ....... harness.mutation: an unknown API or defect name
+    ├── ScaffoldError [ValueError] ....... harness.scaffold: a directory `paycert init` cannot write into
     └── UsageFailure ..................... harness.cli: a command line the user can fix
 
 Every str() is one line a user can act on (the CLI prints it and exits 2), and never holds a card number or a
@@ -42,6 +43,7 @@ __all__ = [
     "OpenAPIError",
     "PaycertError",
     "ReportError",
+    "ScaffoldError",
     "SchemaMismatch",
     "ThreeDSError",
 ]
@@ -120,3 +122,7 @@ class ReportError(PaycertError, ValueError):
 
 class MutationError(PaycertError, ValueError):
     """A bad argument (unknown API or defect name, missing suites directory); the message says which."""
+
+
+class ScaffoldError(PaycertError, ValueError):
+    """`paycert init` cannot write where it was pointed (not a directory, no permission); names the path."""

@@ -171,7 +171,12 @@ def node_at(api: str, pointer: str) -> Any:
 
     OpenAPIError when the pointer leads nowhere.
     """
-    node: Any = document(api)
+    return node_in(document(api), pointer, api)
+
+
+def node_in(doc: Mapping[str, Any], pointer: str, name: str) -> Any:
+    """node_at for any document (`name` labels errors: an API name or a file), e.g. two versions' documents."""
+    node: Any = doc
     path = pointer.removeprefix("#").removeprefix("/")
     for raw in path.split("/") if path else ():
         token = raw.replace("~1", "/").replace("~0", "~")
@@ -180,22 +185,27 @@ def node_at(api: str, pointer: str) -> Any:
         elif isinstance(node, dict) and token in node:
             node = node[token]
         else:
-            raise OpenAPIError(f"{api}: pointer {pointer!r} points nowhere")
+            raise OpenAPIError(f"{name}: pointer {pointer!r} points nowhere")
     return node
 
 
 def _resolve(api: str, node: Any, pointer: str) -> tuple[Any, str]:
     """Follow local `$ref`s of OpenAPI objects (responses, request bodies, headers) to their target."""
+    return resolve_in(document(api), node, pointer, api)
+
+
+def resolve_in(doc: Mapping[str, Any], node: Any, pointer: str, name: str) -> tuple[Any, str]:
+    """_resolve for any document: (target, its pointer). Shared with harness.report.openapi_diff."""
     seen: set[str] = set()
     while isinstance(node, dict) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]
         if not ref.startswith("#/") or ref in seen:
-            raise OpenAPIError(f"{api}: cannot follow $ref {ref!r} at {pointer}")
+            raise OpenAPIError(f"{name}: cannot follow $ref {ref!r} at {pointer}")
         seen.add(ref)
         try:
-            node = node_at(api, ref)
+            node = node_in(doc, ref, name)
         except OpenAPIError:
-            raise OpenAPIError(f"{api}: $ref {ref!r} points nowhere") from None
+            raise OpenAPIError(f"{name}: $ref {ref!r} points nowhere") from None
         pointer = ref[1:]
     return node, pointer
 

@@ -84,12 +84,12 @@ _SECRET_FIELDS: Final = frozenset(
 )
 
 _PAN_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
-# 4-4-4-4(-1..3) and the Amex 4-6-5 grouping, one separator kind throughout. Not inside a hyphenated token
-# (a UUID whose middle groups happen to be all digits is not a card).
+# 4-4-4-4(-1..3) and the Amex 4-6-5 grouping, one separator kind throughout. Not inside a hyphenated or
+# alphanumeric token: a UUID whose groups happen to be digits (637a9319-6557-4908-9001-7b55...) is not a card.
 _PAN_GROUPED = re.compile(
-    r"(?<![0-9])(?<![0-9A-Za-z]-)"
+    r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)"
     r"(?:[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{4}(?:\1[0-9]{1,3})?|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})"
-    r"(?![0-9])(?!-[0-9A-Za-z])"
+    r"(?![0-9A-Za-z])(?!-[0-9A-Za-z])"
 )
 # `card_number=4242...`, `"cardNumber": "4242..."`, `'number': 4242...` in text that is not (valid) JSON.
 _CARD_FIELD_TEXT = re.compile(

@@ -91,6 +91,8 @@ def test_find_pans_sees_grouped_pans_but_not_uuids() -> None:
     grouped = "-".join(pan[i : i + 4] for i in range(0, 16, 4))
     assert find_pans(f"card {grouped}.") == [(5, grouped)]
     assert find_pans(f"id 12345678-{grouped}12345678") == []
+    # a random UUID whose hex groups are digits, glued to letters: Luhn-valid by chance, never a card
+    assert find_pans('{"uuid": "637a9319-6557-4908-9001-7b557f8faf4e"}') == []
 
 
 def test_redact_text_masks_pans_and_card_fields_even_without_luhn() -> None:

@@ -342,6 +342,7 @@ class Rule(Sourced):
 class BetterPaymentCatalog(Entry):
     api: Literal["betterpayment"]
     title: str
+    version: str  # the API version label, equal to the OpenAPI document's info.version
     seed: str
     hosts: Hosts
     auth: Auth

@@ -31,16 +31,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.catalog import Requirement, all_requirements, known_pans
 from harness.config import APIS, Settings, load_settings, read_environment
+from harness.paths import fixtures_override
 from harness.report import leak_audit, metadata
 from harness.report.console import print_summary, say
 from harness.report.errors import ReportError
 from harness.report.evidence_view import EvidenceReader
+from harness.report.history import load_baseline
 from harness.report.html import render_html
 from harness.report.model import LeakSection, RunInfo, build_report, dump_report
 from harness.report.package import build_package
 from harness.report.results import TestRecord, load_results
 from harness.report.runs import update_latest
 from harness.report.signing import Signer, load_signer
+from harness.report.versions import api_versions, apply_fixtures
 from harness.report.waivers import WaiverFile, load_waivers
 
 SUITES_ENV: Final = "PAYCERT_SUITES_DIR"
@@ -58,6 +61,8 @@ class CertifyOptions:
     allow_production: bool = False
     suites_dir: Path | None = None
     pytest_args: tuple[str, ...] = ()
+    baseline: str | None = None  # a run to compare against (RUN or 'latest'); a regression fails the run
+    fixtures: Path | None = None  # another API version's fixtures directory (harness.report.versions)
 
 
 @dataclass
@@ -235,6 +240,7 @@ class _Inputs:
     waivers: WaiverFile | None
     signer: Signer
     suites: Path
+    baseline: dict[str, Any] | None = None
 
 
 def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Inputs:
@@ -244,6 +250,7 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
     for api in options.apis:
         if api not in APIS:
             raise ReportError(f"--api: unknown API {api!r}")
+    apply_fixtures(options.fixtures)
     environ = read_environment(options.env_file)
     if settings is None:
         settings = load_settings(options.env_file, target=options.target, allow_production=options.allow_production,
@@ -257,8 +264,10 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
         options.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"--out: cannot create {options.out_dir}: {exc}") from None
+    baseline = load_baseline(options.baseline, options.out_dir)  # before this run moves `latest`
     signer = load_signer(environ, options.out_dir)
-    return _Inputs(settings, environ, [r for r in catalog if r.api in options.apis], waivers, signer, suites)
+    return _Inputs(settings, environ, [r for r in catalog if r.api in options.apis], waivers, signer, suites,
+                   baseline)
 
 
 def _default_suites(environ: Mapping[str, str]) -> Path:
@@ -297,11 +306,13 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
                      if inputs.waivers else None),
         pytest_exit_code=pytest_run.exit_code, workers=options.workers, collected=pytest_run.collected,
         collection_errors=pytest_run.collection_errors, problems=tuple(problems),
+        api_versions=api_versions(options.apis),
+        fixtures=str(fixtures_override()) if fixtures_override() is not None else None,
     )
     secrets = [*inputs.settings.secrets, *inputs.signer.secret_forms()]
     pans = list(known_pans())
     result = judge_and_write(run_dir, info, inputs.requirements, records,
-                             inputs.waivers.waivers if inputs.waivers else (), secrets, pans)
+                             inputs.waivers.waivers if inputs.waivers else (), secrets, pans, baseline=inputs.baseline)
     if result.report["verdict"]["ready"]:
         package = build_package(run_dir, result.report, inputs.signer)
         window = leak_audit.TimeWindow.around(started, finished)
@@ -327,7 +338,8 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
         say(console, f"signed package: {result.package} (key {inputs.signer.fingerprint}, {inputs.signer.source})")
     else:
         say(console, "no certification package: the verdict is not ready")
-    result.exit_code = 0 if result.package is not None and result.audit.clean else 1
+    regressions = result.report.get("baseline", {}).get("regressions", [])
+    result.exit_code = 0 if result.package is not None and result.audit.clean and not regressions else 1
     return result
 
 
@@ -339,6 +351,8 @@ def judge_and_write(
     waivers: Sequence[Any],
     secrets: Sequence[str],
     known_pans: Sequence[str],
+    *,
+    baseline: dict[str, Any] | None = None,
 ) -> CertifyResult:
     """Build and write the report, leak-audit the run directory, and write the audit's result into the report.
 
@@ -351,7 +365,7 @@ def judge_and_write(
 
     def build(leak: LeakSection) -> dict[str, Any]:
         return build_report(info=info, requirements=requirements, records=records, waivers=waivers,
-                            evidence=evidence, leak=leak, secrets=secrets, known_pans=known_pans)
+                            evidence=evidence, leak=leak, secrets=secrets, known_pans=known_pans, baseline=baseline)
 
     _write_reports(run_dir, build(LeakSection("clean", 0, (), leak_audit.RULES)))
     scanned = sum(1 for p in run_dir.rglob("*") if p.is_file()) + 1  # + leak-audit.json, written below

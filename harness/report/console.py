@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.report.diff import ReportDiff
+from harness.report.diff import ReportDiff, from_baseline
+from harness.report.history import SYMBOLS, History, RequirementHistory, changed_conditions, strip
 
 _SHOW: Final = 15  # list at most this many ids per group; the report has them all
 
@@ -47,8 +49,17 @@ def coverage_table(report: dict[str, Any]) -> Table:
 
 
 def print_summary(console: Console, report: dict[str, Any], *, location: str | None = None) -> None:
-    """Verdict, coverage, what blocks and what warns: what a person needs after a run."""
+    """Regressions first, then coverage, what blocks and what warns, the verdict: what a person needs after a run."""
     run, verdict = report["run"], report["verdict"]
+    baseline = from_baseline(report)
+    if baseline is not None and baseline.regressions:
+        regressions = baseline.regressions
+        console.print(Text(f"REGRESSIONS since {baseline.a_run} ({len(regressions)}): passed there, fail now",
+                           style="bold red"))
+        for c in regressions[:_SHOW]:
+            say(console, f"  {c.requirement} {c.title} ({c.before} → {c.after})")
+        if len(regressions) > _SHOW:
+            say(console, f"  … and {len(regressions) - _SHOW} more (report.json baseline.regressions)")
     console.print(coverage_table(report))
     lines: list[tuple[str, list[str], str]] = [
         ("contract failures", verdict["contract_failures"], "red"),
@@ -76,8 +87,13 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
         say(console, f"leak audit: clean ({audit['files_scanned']} files scanned)")
     say(console, f"run {run['run_id']} · target {run['target']} · {', '.join(run['apis'])} · operator "
                  f"{run['operator']} · {run['finished_at']}" + (f" · {location}" if location else ""))
+    if baseline is not None:
+        print_diff(console, baseline)
     style = "bold green" if verdict["ready"] else "bold red"
     console.print(Text(verdict["summary"], style=style), soft_wrap=True)
+    if baseline is not None and baseline.regressions:
+        console.print(Text(f"FAILED: {len(baseline.regressions)} regression(s) against baseline {baseline.a_run}",
+                           style="bold red"), soft_wrap=True)
 
 
 def print_diff(console: Console, diff: ReportDiff) -> None:
@@ -90,8 +106,43 @@ def print_diff(console: Console, diff: ReportDiff) -> None:
         table.add_column(name, overflow="fold")
     colour = {"changed": "yellow", "appeared": "green", "disappeared": "red"}
     for c in diff.changes:
-        table.add_row(c.requirement, Text(c.change, style=colour[c.change]), c.before or "—", c.after or "—",
-                      c.title)
+        change = Text("REGRESSION", style="bold red") if c.regression else Text(c.change, style=colour[c.change])
+        table.add_row(c.requirement, change, c.before or "—", c.after or "—", c.title)
     console.print(table)
     say(console, f"{diff.count('changed')} changed, {diff.count('appeared')} appeared, "
-                 f"{diff.count('disappeared')} disappeared; verdict {diff.a_verdict} → {diff.b_verdict}")
+                 f"{diff.count('disappeared')} disappeared, {len(diff.regressions)} regressed; "
+                 f"verdict {diff.a_verdict} → {diff.b_verdict}")
+
+
+def print_history(console: Console, history: History, *, show_all: bool = False) -> None:
+    """Regressions, then flaky, then other changes and requirements that never passed; all with --all."""
+    runs = history.runs
+    for note in history.skipped:
+        say(console, f"skipped: {note}")
+    say(console, f"{len(runs)} run(s), oldest first: " + ", ".join(r.run_id for r in runs))
+    for before, after in pairwise(runs):
+        what = changed_conditions(before, after)
+        if what:
+            say(console, f"  {after.run_id}: changed since the run before: {', '.join(what)} (flips there are "
+                         "not counted as flaky)")
+    say(console, "outcomes: " + "  ".join(f"{s} {o or 'absent'}" for o, s in SYMBOLS.items()))
+
+    def rank(r: RequirementHistory) -> int:
+        return 0 if r.regression else 1 if r.flaky else 2 if r.changed else 3 if not r.always_passed else 4
+
+    rows = sorted(history.requirements, key=rank)  # stable: catalog order within a group
+    shown = [r for r in rows if show_all or rank(r) < 4]
+    if shown:
+        table = Table(title="requirement outcomes per run", title_justify="left")
+        table.add_column("requirement", overflow="fold")
+        table.add_column("runs", no_wrap=True)
+        table.add_column("flags", no_wrap=True)
+        table.add_column("title", overflow="fold")
+        for r in shown:
+            flags = [*(["REGRESSION"] if r.regression else []), *([f"FLAKY ({r.flips} flips)"] if r.flaky else [])]
+            table.add_row(r.requirement, strip(r.outcomes), Text(", ".join(flags), style="bold red"), r.title)
+        console.print(table)
+    hidden = len(rows) - len(shown)
+    say(console, f"{len(history.regressions)} regression(s), {len(history.flaky)} flaky, "
+                 f"{sum(r.changed for r in rows)} changed; {len(rows)} requirements"
+                 + (f" ({hidden} passed in every run, not listed: --all lists them)" if hidden else ""))

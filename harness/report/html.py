@@ -134,7 +134,9 @@ class _Renderer:
         cert = (f"valid until {run['certificate_expires_at'][:10]}" if ready else "none (not ready)")
         facts = [("target", run["target"]), ("APIs", ", ".join(run["apis"])), ("run id", run["run_id"]),
                  ("operator", run["operator"]), ("finished", run["finished_at"]), ("certificate", cert),
-                 ("harness", run["harness_version"])]
+                 ("harness", run["harness_version"]),
+                 *((f"{api} API", v["openapi"] or v["catalog"] or "?")
+                   for api, v in (run.get("api_versions") or {}).items())]
         dl = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in facts)
         return (
             f'<header class="verdict {"ready" if ready else "not-ready"}"><div>'
@@ -142,12 +144,42 @@ class _Renderer:
             f'<h1 id="verdict">{"READY for go-live" if ready else "NOT READY for go-live"}</h1>'
             + (f'<p class="summary">{e(verdict["summary"])}</p>' if ready else
                f'<p class="summary">Blocking go-live:</p><ul class="reasons">{reasons}</ul>')
+            + self._regression_line()
             + f'<dl class="facts">{dl}</dl></div></header>'
         )
 
+    def _regression_line(self) -> str:
+        section = self.r.get("baseline") or {}
+        n = len(section.get("regressions", []))
+        if not n:
+            return ""
+        return (f'<p class="summary"><a href="#baseline"><strong>The run fails: {n} regression(s) against run '
+                f'{e(section["run_id"])}</strong></a> (passed there, fail now).</p>')
+
+    def baseline(self) -> str:
+        """Against --baseline RUN: regressions first (they fail the run), then every other change."""
+        section = self.r.get("baseline")
+        if not section:
+            return ""
+        regressions = [c for c in section["changes"] if c["regression"]]
+        head = (f'<p><strong>{len(regressions)} regression(s)</strong>: passed in run '
+                f'{e(section["run_id"])}, fail now. Each fails this run.</p>' if regressions else
+                f'<p>No regression against run {e(section["run_id"])}.</p>')
+        rows = "".join(
+            f'<tr><td class=mono><a href="#{_anchor("r", c["requirement"])}">{e(c["requirement"])}</a></td>'
+            f'<td>{_badge("blocking", "REGRESSION") if c["regression"] else e(c["change"])}</td>'
+            f'<td>{e(c["before"] or "—")}</td><td>{e(c["after"] or "—")}</td><td>{e(c["title"])}</td></tr>'
+            for c in section["changes"])
+        table = (f"<table><tr><th>requirement</th><th>change</th><th>before</th><th>after</th><th>title</th></tr>"
+                 f"{rows}</table>" if rows else '<p class="muted">No behavioural difference.</p>')
+        return (f'<section id="baseline"><h2>Regressions and changes since run {e(section["run_id"])}</h2>'
+                f'{head}{table}</section>')
+
     def nav(self) -> str:
         blocking = len(self.r["verdict"]["blocking"])
-        links = [("#coverage", "Coverage"), ("#attention", f"Blocking ({blocking})"),
+        links = [*([("#baseline", f"Regressions ({len(self.r['baseline']['regressions'])})")]
+                   if self.r.get("baseline") else []),
+                 ("#coverage", "Coverage"), ("#attention", f"Blocking ({blocking})"),
                  ("#requirements", f"Requirements ({len(self.r['requirements'])})"), ("#waivers", "Waivers"),
                  ("#leak-audit", "Leak audit"), ("#run", "Run"), ("#rules", "Verdict rules")]
         return '<nav class="toc"><div>' + "".join(f'<a href="{h}">{e(t)}</a>' for h, t in links) + "</div></nav>"
@@ -274,6 +306,9 @@ class _Renderer:
             ("operator", run["operator"]), ("started", run["started_at"]), ("finished", run["finished_at"]),
             ("duration", f"{run['duration_seconds']:.1f} s"), ("certificate expires", run["certificate_expires_at"]),
             ("harness version", run["harness_version"]),
+            *((f"API version {api}", f"catalog {v['catalog'] or '?'}, OpenAPI {v['openapi'] or '?'}")
+              for api, v in (run.get("api_versions") or {}).items()),
+            *([("fixtures", run["fixtures"])] if run.get("fixtures") else []),
             *((f"catalog {c['file']}", f"sha256 {c['sha256']}") for c in run["catalog"]),
             *((f"OpenAPI {o['api']}", f"sha256 {o['sha256']}" if o["sha256"] else f"not hashed: {o['error']}")
               for o in run["openapi"]),
@@ -300,8 +335,8 @@ def render_html(report: dict[str, Any]) -> str:
     r = _Renderer(report)
     run = report["run"]
     verdict = "READY" if report["verdict"]["ready"] else "NOT READY"
-    body = (r.header() + r.nav() + "<main>" + r.coverage() + r.attention() + r.requirements() + r.other_tests()
-            + r.waivers()
+    body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.requirements()
+            + r.other_tests() + r.waivers()
             + r.leak() + r.run() + r.rules() + "</main>"
             + f"<footer>paycert {e(run['harness_version'])} · run {e(run['run_id'])} · report.json holds the same "
               f"content for machines</footer>")

@@ -73,6 +73,8 @@ class RunInfo:
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     problems: tuple[str, ...] = ()  # other reasons the run cannot certify (e.g. no results file)
     certificate_days: int = 90
+    api_versions: dict[str, dict[str, str | None]] | None = None  # per API: catalog and OpenAPI version
+    fixtures: str | None = None  # a fixtures directory other than the shipped one (--fixtures)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,11 @@ def _requirement_json(j: Judgement, clean_id: Callable[[str], str]) -> dict[str,
 
 
 def _run_json(info: RunInfo) -> dict[str, Any]:
+    optional: dict[str, Any] = {}
+    if info.api_versions is not None:
+        optional["api_versions"] = {api: dict(v) for api, v in info.api_versions.items()}
+    if info.fixtures is not None:
+        optional["fixtures"] = info.fixtures
     return {
         "run_id": info.run_id,
         "target": info.target,
@@ -169,6 +176,7 @@ def _run_json(info: RunInfo) -> dict[str, Any]:
         "waiver_file": info.waiver_file,
         "pytest": {"exit_code": info.pytest_exit_code, "workers": info.workers, "collected": info.collected,
                    "collection_errors": list(info.collection_errors)},
+        **optional,
     }
 
 
@@ -182,8 +190,12 @@ def build_report(
     leak: LeakSection | None = None,
     secrets: Iterable[str] = (),
     known_pans: Iterable[str] = (),
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole report document (see the module docstring and report.schema.json)."""
+    """The whole report document (see the module docstring and report.schema.json).
+
+    With `baseline` (an earlier run's report), the document also holds the diff against it (`baseline`).
+    """
     leak = leak or LeakSection()
     secret_list, pans = tuple(secrets), tuple(known_pans)
 
@@ -214,7 +226,7 @@ def build_report(
         })
     stale = [u.waiver.requirement for u in decision.waivers if u.status.value == "not_needed"]
     expired = [u.waiver.requirement for u in decision.waivers if u.status.value == "expired"]
-    return {
+    document = {
         "format": FORMAT,
         "run": _run_json(info),
         "verdict": {
@@ -243,6 +255,11 @@ def build_report(
                        "findings": list(leak.findings), "rules": list(leak.rules)},
         "notes": list(evidence.problems) if evidence else [],
     }
+    if baseline is not None:
+        from harness.report.diff import baseline_section
+
+        document["baseline"] = baseline_section(baseline, document)
+    return document
 
 
 @cache

@@ -12,6 +12,10 @@ Why a second plugin beside harness.plugin: these are concerns of a certification
 - Allure: each parametrized case gets its own history id (the pytest case id) instead of allure-pytest's
   default md5 of the parameter values, which merges cases whose values print alike (allure-python #778, #864)
   and changes from run to run for objects printed with their address; parameter values are shown masked.
+  Each case is labelled with its API, area and requirements, and its HAR evidence (masked when recorded) is
+  attached (harness.report.labels);
+- JUnit for CI dashboards: requirement ids, provenance and weight as properties of every test case, and a
+  failure message that starts with the requirement's title.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import pytest
 
 from harness.redaction import redact_text
+from harness.report import labels
 
 _HISTORY_PARAM = "pytest case id"
 
@@ -68,6 +73,8 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.user_properties.extend(labels.junit_properties(_requirement_ids(item)))
     option = config.getoption("--paycert-apis")
     if not option:
         return
@@ -162,6 +169,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     config = item.config
+    if report.failed:
+        labels.title_failure(report, _requirement_ids(item))
     if report.sections:
         report.sections = [(name, _redact(config, text)) for name, text in report.sections]
     if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
@@ -171,7 +180,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = report.longreprtext
         masked = _redact(config, text)
         if masked != text:
-            report.longrepr = masked
+            report.longrepr = labels.titled(masked, _requirement_ids(item)) if report.failed else masked
 
 
 # ------------------------------------------------------------------ Allure history ids
@@ -181,14 +190,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Give each parametrized case its own stable Allure history id, and show parameter values masked."""
     if not item.config.pluginmanager.has_plugin("allure_listener"):
         return
+    labels.allure_labels(_requirement_ids(item))
     callspec = getattr(item, "callspec", None)
-    if callspec is None:
+    # Items parametrized without a callspec (schemathesis' one item per API operation) carry their case id in
+    # the name only: without it, all of a function's cases would share one history id.
+    case_id = callspec.id if callspec is not None else labels.case_id(item.name)
+    if case_id is None:
         return
     import allure
     from allure_commons.utils import represent
 
-    for name, value in callspec.params.items():
+    for name, value in (callspec.params.items() if callspec is not None else ()):
         shown = represent(value)
         masked = _redact(item.config, shown)
         allure.dynamic.parameter(name, value if masked == shown else masked, excluded=True)
-    allure.dynamic.parameter(_HISTORY_PARAM, _redact(item.config, callspec.id))
+    allure.dynamic.parameter(_HISTORY_PARAM, _redact(item.config, case_id))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
+    """Attach the case's HAR evidence to its Allure result once the recorder has written it (at teardown)."""
+    yield
+    evidence_dir = item.config.getoption("--paycert-evidence", None)
+    if evidence_dir is not None and item.config.pluginmanager.has_plugin("allure_listener"):
+        labels.attach_evidence(Path(evidence_dir), item.nodeid)
