@@ -48,6 +48,9 @@ IDEM = CAT.idempotency
 RETRY = CAT.postbacks.retry
 SUCCESS = CAT.outcomes.success_status["payment"]
 _INVALID = "BP-ERR-205-INVALID-FIELDS"
+#: How late (simulator seconds) an attempt may go out after it is due: the delivery loop polls every 0.1 s; less
+#: than the one-second unit of the spacing boundary.
+_ON_TIME = 0.9
 #: Fields whose value names something (a payment type, a transaction): a value at the limit passes validation and
 #: is then refused as unknown, so inside only proves it was not refused as too long.
 _REFERENCES = ("payment_type", "transaction_id", "original_transaction_id")
@@ -201,6 +204,12 @@ def retry_spacing(ctx: ProbeContext, b: Boundary, side: Side) -> None:
                 f"attempt {number} came {spacing - 1:g} s after attempt {number - 1} (expected {spacing:g} s)")
         _move_to(control, due)
         wait_postbacks(rx, tid, number, timeout=5)
+        if side == "outside":
+            # it went out when due, not a second (one unit) later: the clock keeps running while we wait
+            at = float(wait_log(control, tid, number)[number - 1]["at"])
+            assert due <= at < due + _ON_TIME, (
+                f"attempt {number} went out {at - due + spacing:.2f} s after attempt {number - 1}; "
+                f"expected {spacing:g} s")
     log = wait_log(control, tid, RETRY.max_attempts)
     assert [d["attempt"] for d in log] == list(range(1, RETRY.max_attempts + 1))
 
