@@ -4,7 +4,7 @@ per off-by-one defect of its boundary, in the same process and against the same 
 Why: proving that every off-by-one defect is caught by starting one suite run per defect (harness/mutation.py)
 costs seconds per defect; here the defect is switched on through the control interface (the simulator is started
 with PAYCERT_SIMULATOR_DEFECTS=1, which allows it) and the simulator reset between runs, so the whole sweep costs
-three runs of the boundary tests. The plain run is the test's own outcome; the defect runs are written, per
+at most three runs of the boundary tests (a defect one side caught is not run on the other). The plain run is the test's own outcome; the defect runs are written, per
 boundary, side and defect, to the JSON file named by PAYCERT_BOUNDARY_SWEEP (tests/test_boundaries.py reads it).
 """
 
@@ -23,6 +23,7 @@ from harness.simulator_control import SimulatorControl
 
 OUT_ENV = "PAYCERT_BOUNDARY_SWEEP"
 _results: list[dict[str, Any]] = []
+_caught: set[str] = set()  # defects one side already caught: the other side need not run them
 
 
 @pytest.hookimpl(wrapper=True)
@@ -38,6 +39,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     try:
         for direction in (sim_boundaries.MINUS, sim_boundaries.PLUS):
             name = sim_boundaries.defect_name(boundary, direction)
+            if name in _caught:
+                _results.append({"boundary": boundary.id, "side": params.params["side"], "defect": name,
+                                 "failed": None, "message": "caught by the other side"})
+                continue
             control.reset()
             control.enable_defects(name)
             try:
@@ -47,6 +52,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
                 failed, message = True, f"{type(exc).__name__}: {str(exc)[:300]}"
             finally:
                 control.enable_defects()
+            if failed:
+                _caught.add(name)
             _results.append({"boundary": boundary.id, "side": params.params["side"], "defect": name,
                              "failed": failed, "message": message})
     finally:
