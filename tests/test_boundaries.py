@@ -193,3 +193,20 @@ def test_every_off_by_one_defect_is_caught_by_its_boundary_tests(tmp_path: Path)
     assert not not_run, f"defects whose boundary tests did not both run: {not_run}"
     escaped = sorted(expected - set(caught))
     assert not escaped, f"off-by-one defects no boundary test caught: {escaped}"
+
+
+def test_a_mutation_run_starts_with_the_two_tests_a_boundary_defect_aims_at(tmp_path: Path) -> None:
+    from harness.mutation import _first_tests
+
+    b = bettercharge().all_boundaries[0]
+    assert _first_tests(sim_boundaries.defect_name(b, sim_boundaries.PLUS)) == f"[{b.id}-"
+    assert _first_tests("bc.idem.off") == ""
+    (tmp_path / "test_order.py").write_text(
+        "import pytest\n@pytest.mark.parametrize('x', ['A-inside', 'B-inside', 'B-outside'])\n"
+        "def test_b(x): pass\ndef test_a(): pass\n", encoding="utf-8")
+    env = {**os.environ, "PAYCERT_MUTATION_FIRST": "[B-"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "harness.mutation_first",
+                           "-p", "no:cacheprovider", "test_order.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    order = [line.split("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line]
+    assert order == ["test_b[B-inside]", "test_b[B-outside]", "test_b[A-inside]", "test_a"], proc.stdout

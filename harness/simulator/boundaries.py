@@ -49,6 +49,11 @@ def register_api(api: str, boundaries: list[Boundary]) -> list[str]:
     return names
 
 
+def boundary_of(defect: str) -> Boundary | None:
+    """The boundary an off-by-one defect moves (None: not one of them)."""
+    return next((b for b in _BY_ID.values() if defect in (defect_name(b, MINUS), defect_name(b, PLUS))), None)
+
+
 def _moved(defect: DefectCheck, b: Boundary) -> int:
     if defect(defect_name(b, MINUS)):
         return -1
