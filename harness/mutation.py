@@ -186,6 +186,7 @@ def _select(api: str, names: Sequence[str] | None) -> list[tuple[str, str, str, 
 
 def _first_tests(defect: str) -> str:
     """Node-id text of the tests a defect is aimed at: an off-by-one defect's two boundary tests, else none."""
+    import harness.simulator.app  # noqa: F401  (registers every API's defects, the off-by-one ones too)
     from harness.simulator import boundaries
 
     b = boundaries.boundary_of(defect)
