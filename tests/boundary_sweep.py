@@ -4,8 +4,9 @@ per off-by-one defect of its boundary, in the same process and against the same 
 Why: proving that every off-by-one defect is caught by starting one suite run per defect (harness/mutation.py)
 costs seconds per defect; here the defect is switched on through the control interface (the simulator is started
 with PAYCERT_SIMULATOR_DEFECTS=1, which allows it) and the simulator reset between runs, so the whole sweep costs
-at most three runs of the boundary tests (a defect one side caught is not run on the other). The plain run is the test's own outcome; the defect runs are written, per
-boundary, side and defect, to the JSON file named by PAYCERT_BOUNDARY_SWEEP (tests/test_boundaries.py reads it).
+at most three runs of the boundary tests (a defect one side caught is not run on the other). The plain run is the
+test's own outcome; the defect runs are written, per boundary, side and defect, to the JSON file named by
+PAYCERT_BOUNDARY_SWEEP (tests/test_boundaries.py reads it).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
             try:
                 pyfuncitem.obj(**args)
                 failed, message = False, ""
-            except Exception as exc:  # noqa: BLE001  (any failure of the test is a catch)
+            except Exception as exc:
                 failed, message = True, f"{type(exc).__name__}: {str(exc)[:300]}"
             finally:
                 control.enable_defects()
