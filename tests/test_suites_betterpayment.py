@@ -40,7 +40,7 @@ FIRST_MODULE = {
     "amounts": "test_capture", "idempotency": "test_idempotency", "postback fields": "test_postbacks",
     "checksum": "test_postbacks", "signature": "test_postbacks", "retries": "test_postback_retries",
     "3DS": "test_own_mpi", "URL check": "test_url_policy", "schema drift": "test_own_mpi",
-    "PAN leak": "test_card_data",
+    "PAN leak": "test_card_data", "boundaries": "test_boundaries",
 }
 
 #: Plugins the suites never use whose import dominates a run's start-up (schemathesis pulls in hypothesis, in
