@@ -5,6 +5,7 @@ Transitions get their ids here (BC-TX-<from>-<operation>-<amount>) so the YAML s
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator

@@ -8,6 +8,7 @@ not halfway through a certification run. Per-payment-type requirements get their
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -429,7 +430,7 @@ class BetterPaymentCatalog(Entry):
 
     @cached_property
     def all_boundaries(self) -> list[Boundary]:
-        """Every boundary of this API: the table's rows and one per field max_length (harness/catalog/boundaries.py)."""
+        """Every boundary: the table's rows and one per field max_length (harness/catalog/boundaries.py)."""
         return self._boundaries()
 
     # --- look-ups -------------------------------------------------------------------------------------------
