@@ -296,9 +296,7 @@ def field_limit(ctx: ProbeContext, b: Boundary, side: Side) -> None:
 
 
 def _refused_as_invalid(response: httpx.Response, field: str) -> bool:
-    if response.status_code != CAT.error(_INVALID).http_status:
-        return False
-    try:
+    try:  # by error_code, not HTTP status: the gateway may answer errors in band (HTTP 200)
         body = response.json()
     except ValueError:
         return False
