@@ -121,7 +121,9 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     console.print(table)
     advisory = sum(r.weight.value == "advisory" for r in reqs)
     console.print(f"{len(reqs)} requirements in all, {advisory} advisory.")
-    return 0
+    from harness.report.boundaries import print_catalog_boundaries
+
+    return print_catalog_boundaries(console)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import MutationError
+from harness.mutation_first import FIRST_ENV
 from harness.paths import suites_dir as default_suites_dir
 
 __all__ = [
@@ -183,6 +184,15 @@ def _select(api: str, names: Sequence[str] | None) -> list[tuple[str, str, str, 
     return [d for d in chosen if api == "all" or d[1] == api]
 
 
+def _first_tests(defect: str) -> str:
+    """Node-id text of the tests a defect is aimed at: an off-by-one defect's two boundary tests, else none."""
+    import harness.simulator.app  # noqa: F401  (registers every API's defects, the off-by-one ones too)
+    from harness.simulator import boundaries
+
+    b = boundaries.boundary_of(defect)
+    return f"[{b.id}-" if b is not None else ""
+
+
 def _first_failure(results_file: Path, output: str) -> str | None:
     """The first failing test id: from the plugin's results file, else from pytest's short summary."""
     try:
@@ -234,6 +244,7 @@ def run_suite(
     timeout: float = DEFAULT_RUN_TIMEOUT,
     extra_args: Iterable[str] = (),
     hint: str = "",
+    first: str = "",
 ) -> tuple[Status, str | None, float, int | None, str]:
     """Run one suite directory in a fresh pytest process against the embedded simulator with `defect` on.
 
@@ -248,10 +259,14 @@ def run_suite(
         env[DEFECTS_ENV] = defect
     else:
         env.pop(DEFECTS_ENV, None)
+    env.pop(FIRST_ENV, None)
+    if first:  # tests whose node id contains this run first (harness/mutation_first.py); the set is the same
+        env[FIRST_ENV] = first
     with tempfile.TemporaryDirectory(prefix="paycert-mutation-") as tmp:
         results = Path(tmp) / "results.json"
         command = [sys.executable, "-m", "pytest", *suite_arguments(suite, hint), "-x", "-q", "-n", str(pytest_workers),
-                   "-p", "no:cacheprovider", "--paycert-results", str(results), *extra_args]
+                   "-p", "no:cacheprovider", "-p", "harness.mutation_first", "--paycert-results", str(results),
+                   *extra_args]
         started = time.monotonic()
         try:
             done = subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True,
@@ -307,7 +322,7 @@ def run_mutations(
         name, job_api, area, description = job
         status, caught_by, seconds, code, detail = run_suite(
             root / job_api, None if name == BASELINE else name, pytest_workers=pytest_workers, timeout=timeout,
-            hint=f"{area} {name}")
+            hint=f"{area} {name}", first=_first_tests(name))
         if name == BASELINE:
             status = "passed" if status == "escaped" else "failed" if status == "caught" else status
         outcome = DefectOutcome(name, job_api, area, description, status, caught_by, seconds, code, detail)

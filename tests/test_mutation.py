@@ -23,6 +23,7 @@ MIN_DEFECTS = 40
 AREAS = {
     "auth", "cards", "emails", "token", "error bodies", "transitions", "amounts", "idempotency", "rate limit",
     "locking", "postback fields", "checksum", "signature", "retries", "3DS", "status codes", "schema drift",
+    "boundaries",
 }
 
 # The demonstration: this assertion of the BetterCharge email suite is the only one that looks at the

@@ -816,7 +816,8 @@ def defect_bc() -> Iterator[Bc]:
 
 
 def test_every_bettercharge_defect_has_a_probe() -> None:
-    registered = {d.name for d in defect_registry.all_defects() if d.api == "bettercharge"}
+    # the off-by-one defects of the catalog's boundaries are proven by tests/test_boundaries.py
+    registered = {d.name for d in defect_registry.all_defects() if d.api == "bettercharge" and d.area != "boundaries"}
     assert len(registered) >= 20
     assert registered == set(PROBES)
 

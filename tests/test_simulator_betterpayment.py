@@ -895,7 +895,8 @@ DEFECT_PROBES: dict[str, Callable[[BP], Any]] = {
 
 
 def test_every_registered_defect_has_a_probe() -> None:
-    registered = {d.name for d in defect_registry.all_defects() if d.api == "betterpayment"}
+    # the off-by-one defects of the catalog's boundaries are proven by tests/test_boundaries.py
+    registered = {d.name for d in defect_registry.all_defects() if d.api == "betterpayment" and d.area != "boundaries"}
     assert registered == set(DEFECT_PROBES)
     assert len(registered) >= 20
     assert all(n.startswith("bp.") for n in registered)

@@ -41,6 +41,7 @@ FIRST_MODULE = {
     "error bodies": "test_errors", "transitions": "test_transitions", "amounts": "test_transitions",
     "idempotency": "test_idempotency", "rate limit": "test_rate_limit", "locking": "test_locking",
     "validation": "test_validation", "schema drift": "test_cards", "PAN leak": "test_cards",
+    "boundaries": "test_boundaries",
 }
 
 #: nodeid -> {"requirements": [ids], "simulator_only": bool}, as the collection subprocess reports them.

@@ -41,6 +41,7 @@ FIRST_MODULE = {
     "checksum": "test_postbacks", "signature": "test_postbacks", "retries": "test_postback_retries",
     "3DS": "test_own_mpi", "URL check": "test_url_policy", "schema drift": "test_own_mpi",
     "PAN leak": "test_card_data", "payment types": "test_synchronous", "leniency": "test_leniency",
+    "boundaries": "test_boundaries",
 }
 
 #: Plugins the suites never use whose import dominates a run's start-up (schemathesis pulls in hypothesis, in

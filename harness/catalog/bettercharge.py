@@ -5,11 +5,13 @@ Transitions get their ids here (BC-TX-<from>-<operation>-<amount>) so the YAML s
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from harness.cards import mask_digits
+from harness.catalog.boundaries import Boundary, BoundaryRow, Exempt, resolve
 from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
 
 
@@ -200,6 +202,8 @@ class BetterChargeCatalog(Entry):
     rate_limit: RateLimit
     idempotency: Idempotency
     rules: list[Rule]
+    boundaries: list[BoundaryRow] = Field(default_factory=list)
+    boundary_exempt: list[Exempt] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> BetterChargeCatalog:
@@ -220,7 +224,13 @@ class BetterChargeCatalog(Entry):
             if s.state not in state_names:
                 raise ValueError(f"situation {name}: unknown state {s.state}")
         check_unique_ids(self.requirements)
+        resolve(self.api, self, self.boundaries, self.requirements)  # every boundary's number and requirement
         return self
+
+    @cached_property
+    def all_boundaries(self) -> list[Boundary]:
+        """Every boundary of this API, its number looked up (harness/catalog/boundaries.py)."""
+        return resolve(self.api, self, self.boundaries, self.requirements)
 
     def error(self, error_id: str) -> ErrorRow:
         return lookup(self.errors, "bettercharge.yaml errors", id=error_id)

@@ -8,10 +8,12 @@ not halfway through a certification run. Per-payment-type requirements get their
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from harness.catalog.boundaries import Boundary, BoundaryRow, Exempt, max_length_rows, resolve
 from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
 
 FieldType = Literal[
@@ -369,6 +371,8 @@ class BetterPaymentCatalog(Entry):
     outcomes: Outcomes
     seed_examples: SeedExamples
     rules: list[Rule]
+    boundaries: list[BoundaryRow] = Field(default_factory=list)
+    boundary_exempt: list[Exempt] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> BetterPaymentCatalog:
@@ -416,7 +420,19 @@ class BetterPaymentCatalog(Entry):
             if code not in codes:
                 raise ValueError(f"outcomes: unknown status {code}")
         check_unique_ids(self.requirements)
+        self._boundaries()  # every boundary's number and requirement resolve
         return self
+
+    def _boundaries(self) -> list[Boundary]:
+        groups: dict[str, dict[str, Any]] = {"field_blocks": dict(self.field_blocks),
+                                             "request_fields": {str(k): v for k, v in self.request_fields.items()}}
+        derived = max_length_rows("BP", "BP-INVALID-VALUES", groups)
+        return resolve(self.api, self, [*self.boundaries, *derived], self.requirements)
+
+    @cached_property
+    def all_boundaries(self) -> list[Boundary]:
+        """Every boundary: the table's rows and one per field max_length (harness/catalog/boundaries.py)."""
+        return self._boundaries()
 
     # --- look-ups -------------------------------------------------------------------------------------------
 

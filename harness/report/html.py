@@ -180,7 +180,8 @@ class _Renderer:
         links = [*([("#baseline", f"Regressions ({len(self.r['baseline']['regressions'])})")]
                    if self.r.get("baseline") else []),
                  ("#coverage", "Coverage"), ("#attention", f"Blocking ({blocking})"),
-                 ("#requirements", f"Requirements ({len(self.r['requirements'])})"), ("#waivers", "Waivers"),
+                 ("#requirements", f"Requirements ({len(self.r['requirements'])})"),
+                 ("#boundaries", f"Boundaries ({len(self.r.get('boundaries', []))})"), ("#waivers", "Waivers"),
                  ("#leak-audit", "Leak audit"), ("#run", "Run"), ("#rules", "Verdict rules")]
         return '<nav class="toc"><div>' + "".join(f'<a href="{h}">{e(t)}</a>' for h, t in links) + "</div></nav>"
 
@@ -325,6 +326,23 @@ class _Renderer:
         return (f'<section id="run"><h2>Run</h2><table>{body}</table>'
                 f'{f"<ul class=muted>{notes}</ul>" if notes else ""}</section>')
 
+    def boundaries(self) -> str:
+        """Per requirement with a number: each boundary, and the outcome of its inside and outside test."""
+        gate = {"passed": "passed", "failed": "blocking", "error": "blocking", "untested": "blocking"}
+        rows = []
+        for b in self.r.get("boundaries", []):
+            sides = "".join(
+                f"<td>{_badge(gate.get(b[s]['outcome'], 'not_verifiable'), b[s]['outcome'])} {e(b[s]['expect'])}</td>"
+                for s in ("inside", "outside"))
+            where = f"<br><code class=muted>{e(b['ref'])}</code>" if b["ref"] else ""
+            rows.append(f"<tr><td><code>{e(b['requirement'])}</code></td><td><code>{e(b['id'])}</code></td>"
+                        f"<td>{e(b['value'])}{where}</td><td>{e(b['provenance'])}</td>{sides}</tr>")
+        table = ("<table><tr><th>requirement</th><th>boundary</th><th>number</th><th>provenance</th>"
+                 f"<th>at the number (inside)</th><th>one unit beyond (outside)</th></tr>{''.join(rows)}</table>"
+                 if rows else "<p>No requirement in scope states a number.</p>")
+        return (f'<section id="boundaries"><h2>Boundaries</h2><p class="muted">Every number a requirement states, '
+                f"checked at the number and one unit beyond it.</p>{table}</section>")
+
     def rules(self) -> str:
         items = "".join(f"<li>{e(x)}</li>" for x in self.r["verdict"]["rules"])
         return f'<section id="rules"><h2>Verdict rules</h2><ol>{items}</ol></section>'
@@ -336,7 +354,7 @@ def render_html(report: dict[str, Any]) -> str:
     run = report["run"]
     verdict = "READY" if report["verdict"]["ready"] else "NOT READY"
     body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.requirements()
-            + r.other_tests() + r.waivers()
+            + r.boundaries() + r.other_tests() + r.waivers()
             + r.leak() + r.run() + r.rules() + "</main>"
             + f"<footer>paycert {e(run['harness_version'])} · run {e(run['run_id'])} · report.json holds the same "
               f"content for machines</footer>")

@@ -21,6 +21,7 @@ from typing import Any, Final
 from harness import __version__
 from harness.catalog import Requirement
 from harness.redaction import redact_text
+from harness.report.boundaries import boundary_coverage
 from harness.report.errors import ReportError
 from harness.report.evidence_view import EvidenceReader
 from harness.report.metadata import certificate_expiry, iso
@@ -249,6 +250,7 @@ def build_report(
         },
         "coverage": _coverage(decision.judgements),
         "requirements": [_requirement_json(j, clean_id) for j in ordered],
+        "boundaries": boundary_coverage(position, records),
         "tests": tests,
         "waivers": [{**_waiver_json(u.waiver), "status": u.status.value, "note": u.note} for u in decision.waivers],
         "leak_audit": {"status": leak.status, "files_scanned": leak.files_scanned,

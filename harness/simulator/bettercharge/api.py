@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from harness.catalog.bettercharge import Operation
+from harness.simulator import boundaries
 from harness.simulator.bettercharge import defects
 from harness.simulator.bettercharge.auth import Principal
 from harness.simulator.bettercharge.context import Context
@@ -136,7 +137,8 @@ class BetterChargeApi:
         except Invalid:
             return await run()  # the operation answers with its own invalid-body row
         shared = ctx.state.defect(defects.IDEM_SHARED_SCOPE)
-        retention = float("inf") if ctx.state.defect(defects.IDEM_NO_EXPIRY) else policy.retention_seconds
+        retention = float("inf") if ctx.state.defect(defects.IDEM_NO_EXPIRY) else (
+            policy.retention_seconds + boundaries.shift(ctx.state.defect, "bettercharge", "idem_retention"))
         return await ctx.state.idempotency.run(
             api=_IDEMPOTENCY_API, scope=_SHARED_SCOPE if shared else principal.key_hash, key=key,
             endpoint=f"{request.method} {request.url.path}", retention=retention, handler=run,

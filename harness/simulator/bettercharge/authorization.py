@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.catalog.bettercharge import BetterChargeCatalog, Card, DeclineReason, Email, ErrorRow
+from harness.simulator import boundaries
 from harness.simulator.bettercharge import defects
 from harness.simulator.bettercharge.merchants import Merchant
 from harness.simulator.bettercharge.payments import PROCESSING, Payment, new_bc_id
@@ -154,7 +155,8 @@ class Authorizer:
         retry = token is None and email is not None and email.passes_processing
         if retry and not self._defect(defects.EMAIL_RETRY_NO_PROCESSING):
             p.state = PROCESSING
-            p.processing_until = now + self._catalog.simulator.retry_processing_seconds
+            p.processing_until = now + self._catalog.simulator.retry_processing_seconds + boundaries.shift(
+                self._defect, "bettercharge", "processing_window")
         else:
             p.authorize(now)
             p.state = state
@@ -164,9 +166,12 @@ class Authorizer:
         """The catalog row for an expired card or one expiring this month (simulator clock), else None."""
         if self._defect(defects.CARD_EXPIRY_IGNORED):
             return None
-        today = self._state.clock.today()
-        if (exp_year, exp_month) < today:
+        year, month = self._state.clock.today()
+        offset = (exp_year * 12 + exp_month) - (year * 12 + month)  # months from the current one
+        last_expired = -1 + boundaries.shift(self._defect, "bettercharge", "card_expiry", error=CARD_EXPIRED)
+        last_too_close = 0 + boundaries.shift(self._defect, "bettercharge", "card_expiry", error=CARD_TOO_CLOSE)
+        if offset <= last_expired:
             return self._catalog.error(CARD_EXPIRED)
-        if (exp_year, exp_month) == today:
+        if offset <= last_too_close:
             return self._catalog.error(CARD_TOO_CLOSE)
         return None

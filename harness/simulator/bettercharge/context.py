@@ -8,6 +8,7 @@ reset (and on a restart).
 from __future__ import annotations
 
 from harness.catalog import bettercharge
+from harness.simulator import boundaries
 from harness.simulator.bettercharge import defects
 from harness.simulator.bettercharge.auth import Partners
 from harness.simulator.bettercharge.authorization import Authorizer
@@ -50,7 +51,9 @@ class Context:
     def load(self, bc_id: str) -> Payment | None:
         """The payment as of now on the simulator clock (lazy retry completion and auto-void applied)."""
         payment = self.payments.get(bc_id)
-        if payment is not None and settle(payment, self.now(), self.machine.capture_all):
+        validity = (self.catalog.authorization_validity_seconds
+                    + boundaries.shift(self.state.defect, "bettercharge", "auth_validity"))
+        if payment is not None and settle(payment, self.now(), self.machine.capture_all, validity=validity):
             self.payments.save(payment)
         return payment
 

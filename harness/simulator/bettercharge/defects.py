@@ -6,6 +6,8 @@ Each name is registered once with the shared registry at import time. The code t
 
 from __future__ import annotations
 
+from harness.catalog import bettercharge
+from harness.simulator import boundaries
 from harness.simulator.defects import register
 
 _API = "bettercharge"
@@ -69,3 +71,6 @@ SCHEMA_AMOUNT_STRING = register(
     "bc.schema.amount_string", _API, "schema drift", "the payment object gives amount as a string")
 PAN_LEAK = register(
     "bc.pan.leak", _API, "PAN leak", "the creation response's card object carries the full PAN")
+
+#: Two per boundary of the catalog (one unit down, one unit up): harness/simulator/boundaries.py.
+OFF_BY_ONE = boundaries.register_api(_API, bettercharge().all_boundaries)

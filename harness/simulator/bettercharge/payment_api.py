@@ -19,6 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from harness.simulator import boundaries
 from harness.simulator.bettercharge import defects
 from harness.simulator.bettercharge.auth import Principal
 from harness.simulator.bettercharge.context import Context
@@ -96,6 +97,7 @@ class PaymentApi:
             if self._defect(defects.VALIDATION_500_WRONG_TYPE) and "amount" in body and not is_int(body["amount"]):
                 return JsonResponse({"error": "simulator internal error", "detail": "TypeError"},
                                     HTTPStatus.INTERNAL_SERVER_ERROR)
+            body = boundaries.shim_fields(self._defect, "bettercharge", body, lambda field: Invalid([field]))
             req = authorize_request(body)
         except Invalid as exc:
             raise fields_error(exc.fields) from None

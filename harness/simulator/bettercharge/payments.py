@@ -167,7 +167,8 @@ class Payments:
         return len(rows)
 
 
-def settle(payment: Payment, now: float, capture: Callable[[Payment, float], None]) -> bool:
+def settle(payment: Payment, now: float, capture: Callable[[Payment, float], None], *,
+           validity: float | None = None) -> bool:
     """Apply what the clock alone changes since the payment was last touched; True if anything did.
 
     `capture` captures the whole authorization (a charge whose retry has just authorized)."""
@@ -178,7 +179,8 @@ def settle(payment: Payment, now: float, capture: Callable[[Payment, float], Non
         if payment.capture_on_authorize:
             capture(payment, at)
         changed = True
-    validity = bettercharge().authorization_validity_seconds
+    if validity is None:
+        validity = bettercharge().authorization_validity_seconds
     if payment.state == AUTHORIZED and payment.authorized_at is not None and now >= payment.authorized_at + validity:
         payment.state = VOIDED
         payment.auto_voided = True

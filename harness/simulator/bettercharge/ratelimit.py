@@ -15,6 +15,7 @@ from http import HTTPStatus
 from starlette.responses import Response
 
 from harness.catalog.bettercharge import RateLimit
+from harness.simulator import boundaries
 from harness.simulator.bettercharge import defects
 from harness.simulator.bettercharge.auth import key_hash
 from harness.simulator.bettercharge.responses import JsonResponse, http_error
@@ -48,6 +49,7 @@ class RateLimiter:
         """Count one request of `api_key` and say where its window stands."""
         now = self._state.clock.now()
         limit, window = self._policy.limit, self._policy.window_seconds
+        window += boundaries.shift(self._state.defect, "bettercharge", "rate_reset")
         if not api_key:
             return Quota(limit, limit, math.ceil(now + window), 0, exceeded=False)
         bucket = key_hash(api_key)
@@ -60,6 +62,7 @@ class RateLimiter:
         self._windows[bucket] = (start, count)
         end = start + window
         allowed = limit + 1 if self._state.defect(defects.RATE_LIMIT_101) else limit
+        allowed += boundaries.shift(self._state.defect, "bettercharge", "rate_count")
         return Quota(limit, max(0, limit - count), math.ceil(end), max(1, math.ceil(end - now)),
                      exceeded=count > allowed)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.catalog.bettercharge import BetterChargeCatalog, Transition
+from harness.simulator import boundaries
 from harness.simulator.bettercharge import defects
 from harness.simulator.bettercharge.payments import VOIDED, Payment
 from harness.simulator.bettercharge.responses import NOT_AUTHORIZED
@@ -82,6 +83,12 @@ class StateMachine:
         situation = self.situation(p)
         remainder = self._remainder(p, operation)
         kind = self._kind(amount, remainder)
+        moved = boundaries.shift(self._defect, "bettercharge", "remaining_amount", operation=operation,
+                                 situation=situation)
+        if moved < 0 and kind == "full" and amount is not None:
+            kind = "over"  # exactly the remainder is refused
+        elif moved > 0 and kind == "over" and amount == remainder + 1:
+            kind = "full"  # one unit over the remainder is accepted
         if kind == "over" and (
             (operation == CAPTURE and self._defect(defects.AMOUNT_OVER_CAPTURE) and p.capturable)
             or (operation == REFUND and self._defect(defects.AMOUNT_OVER_REFUND) and p.refundable)

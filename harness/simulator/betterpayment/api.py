@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from harness.simulator import body
+from harness.simulator import body, boundaries
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.errors import BPError, error_json, stored_under_idempotency
@@ -86,14 +86,17 @@ class Api:
             if value is None:
                 continue
             value = value.strip()
-            if not value or len(value) > self.ctx.catalog.simulator.max_idempotency_key_length \
+            longest = self.ctx.catalog.simulator.max_idempotency_key_length + boundaries.shift(
+                self.ctx.defect, "betterpayment", "idem_key_length")
+            if not value or len(value) > longest \
                     or not value.isprintable():
                 raise BPError("BP-ERR-205-INVALID-FIELDS", fields=name)
             return value
         return None
 
     async def _body(self, request: Request) -> bytes:
-        limit = self.ctx.catalog.simulator.max_body_bytes
+        limit = self.ctx.catalog.simulator.max_body_bytes + boundaries.shift(self.ctx.defect, "betterpayment",
+                                                                             "body_size")
         try:
             return await body.read(request, limit)
         except body.BodyError as exc:
@@ -176,7 +179,10 @@ class Api:
 
         def handler() -> Response:
             try:
-                return JSONResponse(work(scope, self._clean(form) if form is not None else self._json(raw), base_url))
+                fields = boundaries.shim_fields(self.ctx.defect, "betterpayment",
+                                                self._clean(form) if form is not None else self._json(raw),
+                                                lambda name: BPError("BP-ERR-205-INVALID-FIELDS", fields=name))
+                return JSONResponse(work(scope, fields, base_url))
             except BPError as err:
                 outcome["store"] = stored_under_idempotency(self.ctx, err)
                 return error_json(self.ctx, err)
@@ -188,7 +194,8 @@ class Api:
             scope="*" if self.ctx.defect(defects.IDEM_SHARED_SCOPE) else scope,
             key=key,
             endpoint=f"{request.method} {request.url.path}",
-            retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else idem.retention_seconds,
+            retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else (
+                idem.retention_seconds + boundaries.shift(self.ctx.defect, "betterpayment", "idem_retention")),
             work=handler,
             should_store=lambda r: outcome["store"] and r.status_code < 500,
         )

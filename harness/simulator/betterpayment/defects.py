@@ -7,6 +7,8 @@ with PAYCERT_SIMULATOR_DEFECTS (see harness/simulator/state.py), never in a cert
 
 from __future__ import annotations
 
+from harness.catalog import betterpayment
+from harness.simulator import boundaries
 from harness.simulator import defects as registry
 
 API = "betterpayment"
@@ -56,6 +58,8 @@ SCHEMA_AMOUNT_STRING = _d("bp.schema_amount_string", "schema drift",
 PAN_LEAK_RESPONSE = _d("bp.pan_leak_response", "PAN leak", "The payment response echoes the full card_number")
 PAN_LEAK_POSTBACK = _d("bp.pan_leak_postback", "PAN leak",
                        "A direct card payment's postback carries the full card_number")
+#: Two per boundary of the catalog (one unit down, one unit up): harness/simulator/boundaries.py.
+OFF_BY_ONE = boundaries.register_api(API, betterpayment().all_boundaries)
 
 WALLET_REFUSED = _d("bp.wallet_type_refused", "payment types", "applepay and googlepay get 206 unknown payment type")
 SYNC_NEEDS_REDIRECT = _d("bp.sync_needs_redirect", "payment types",

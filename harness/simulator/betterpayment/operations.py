@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.simulator import boundaries
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment import transactions as repo
 from harness.simulator.betterpayment.cards import brand_of
@@ -267,6 +268,10 @@ class Operations:
 
     # --- capture / reverse / refund ---------------------------------------------------------------------------
 
+    def _moved(self, operation: str) -> int:
+        """Cents an off-by-one defect moves the remaining-amount check of `operation` (0 in a normal run)."""
+        return boundaries.shift(self.ctx.defect, "betterpayment", "remaining_amount", operation=operation)
+
     def capture(self, scope: str, req: FollowUpRequest) -> dict[str, Any]:
         ctx = self.ctx
         completed, authorized = self._code("completed"), self._code("authorized")
@@ -278,7 +283,7 @@ class Operations:
                     or (tx.flow == "synchronous" and ctx.defect(defects.SYNC_CAPTURE_REFUSED)):
                 raise self._not_allowed("capture", tx)
             amount = req.amount if req.amount is not None else tx.capturable
-            if amount > tx.capturable and not ctx.defect(defects.CAPTURE_ABOVE_AUTHORIZED):
+            if amount > tx.capturable + self._moved("capture") and not ctx.defect(defects.CAPTURE_ABOVE_AUTHORIZED):
                 raise BPError("BP-ERR-208-CAPTURE-EXCEEDS", amount=as_text(amount), available=as_text(tx.capturable))
             now = self._now()
             repo.update(conn, tx, now, captured=tx.captured + amount, status_code=completed)
@@ -307,10 +312,10 @@ class Operations:
                 if tx.status_code != authorized or tx.capturable == 0:
                     raise self._not_allowed("reverse", tx)
                 amount = req.amount if req.amount is not None else tx.capturable
-                if amount > tx.capturable:
+                if amount > tx.capturable + self._moved("reverse"):
                     raise BPError("BP-ERR-208-CAPTURE-EXCEEDS", amount=as_text(amount),
                                   available=as_text(tx.capturable))
-                remaining_after = tx.capturable - amount
+                remaining_after = max(0, tx.capturable - amount)
             now = self._now()
             repo.update(conn, tx, now, reversed=tx.reversed + amount,
                         status_code=authorized if remaining_after else reversed_)
@@ -331,7 +336,7 @@ class Operations:
             if tx.status_code not in (completed, refunded) or tx.refundable == 0:
                 raise self._not_allowed("refund", tx)
             amount = req.amount if req.amount is not None else tx.refundable
-            if amount > tx.refundable and not ctx.defect(defects.REFUND_ABOVE_CAPTURED):
+            if amount > tx.refundable + self._moved("refund") and not ctx.defect(defects.REFUND_ABOVE_CAPTURED):
                 raise BPError("BP-ERR-209-REFUND-EXCEEDS", amount=as_text(amount), available=as_text(tx.refundable))
             refund_id = str(req.fields.get("refund_id") or uuid.uuid4())
             if repo.refund_exists(conn, tx.id, refund_id):

@@ -35,6 +35,7 @@ from harness.postback_signing import (
     signature,
     signature_conventional,
 )
+from harness.simulator import boundaries
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.money import as_text
@@ -179,6 +180,8 @@ class Dispatcher:
         elif ctx.defect(defects.RETRY_ELEVEN):
             max_attempts = retry.max_attempts + 1
         spacing = retry.interval_seconds / 2 if ctx.defect(defects.RETRY_WRONG_SPACING) else retry.interval_seconds
+        spacing += boundaries.shift(ctx.defect, "betterpayment", "retry_spacing")
+        max_attempts += boundaries.shift(ctx.defect, "betterpayment", "retry_max")
         now = ctx.state.clock.now()
         with ctx.state.store.transaction() as conn:
             cur = conn.execute(
