@@ -74,6 +74,8 @@ VARIABLES: Final[dict[str, str]] = {
     "PAYCERT_CONTRACT_COVERAGE": "contract suite: run the coverage phase against a sandbox too (1/true/yes)",
     "PAYCERT_CONTRACT_STATS": "contract suite: write the case counts as JSON to this file",
     "PAYCERT_SIMULATOR_DEFECTS": "project tests only: allow (1) or switch on (a name) deliberate simulator defects",
+    "PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT": "simulator: how Better Payment errors travel at start (catalog "
+                                            "error_transport.modes; default in_band)",
     SETTINGS_FILE_ENV: "set by paycert certify for its child pytest: the run's settings file (never set it)",
 }
 #: Not handed to the child pytest: it signs nothing.
