@@ -55,33 +55,43 @@ def _use(monkeypatch: pytest.MonkeyPatch, served: PosingSandbox, **extra: str) -
         monkeypatch.setenv(name, value)
 
 
-def _certify(work: Path, selection: str) -> tuple[int, dict[str, Any]]:
+def _certify(work: Path, selection: str, api: str = "bettercharge") -> tuple[int, dict[str, Any]]:
     from rich.console import Console
 
     console = Console(file=(work / "console.txt").open("a"), width=160)
-    options = CertifyOptions(apis=("bettercharge",), target="sandbox", workers=0, out_dir=work / "out",
+    options = CertifyOptions(apis=(api,), target="sandbox", workers=0, out_dir=work / "out",
                              pytest_args=("-k", selection))
     result = certify(options, console)
     return result.exit_code, load_report(result.run_dir / "report.json")
 
 
+BP = {"BETTERPAYMENT_API_KEY": "demo", "BETTERPAYMENT_API_PASSWORD": "p@55w0rd",
+      "BETTERPAYMENT_INCOMING_KEY": "bp-sim-incoming-key-0c1d", "BETTERPAYMENT_WEBHOOK_KEY": "bp-sim-webhook-key-9e4f"}
+
+
+@pytest.mark.parametrize(("api", "selection"), [("bettercharge", "test_cards"), ("betterpayment", "test_auth")])
 def test_scoped_tls_sandbox_run_with_only_one_apis_credentials(clean_env: Path, sandbox: PosingSandbox,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    _use(monkeypatch, sandbox)  # no BETTERPAYMENT_* at all
-    _, report = _certify(clean_env, "test_cards or test_auth")
+                                                                monkeypatch: pytest.MonkeyPatch, api: str,
+                                                                selection: str) -> None:
+    monkeypatch.setenv("PAYCERT_CA_BUNDLE", str(sandbox.ca_bundle))
+    own = BC if api == "bettercharge" else BP  # and nothing of the other API
+    for name, value in own.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(f"{api.upper()}_BASE_URL", sandbox.url)
+    _, report = _certify(clean_env, selection, api)
     tests = report["tests"]
     assert tests and all(t["outcome"] in ("passed", "not_verifiable") for t in tests), [
         (t["nodeid"], t["message"][:200]) for t in tests if t["outcome"] not in ("passed", "not_verifiable")]
-    assert report["run"]["base_urls"] == {"bettercharge": sandbox.url}
+    assert report["run"]["base_urls"] == {api: sandbox.url}
     spent = report["run"]["requests"]
-    assert [s["api"] for s in spent] == ["bettercharge"] and spent[0]["requests"] > len(tests) / 2
+    assert [s["api"] for s in spent] == [api] and spent[0]["requests"] > len(tests) / 2
     assert spent[0]["rate_limited"] == 0 and spent[0]["key"].startswith("sha256:")
-    assert "sim-api-key" not in (clean_env / "console.txt").read_text()
+    console = (clean_env / "console.txt").read_text()
+    assert all(secret not in console for secret in own.values() if len(secret) > 6)
     # what blocks is only what the selection left out: no failure, no infrastructure problem
     v = report["verdict"]
     assert v["contract_failures"] == v["infrastructure_failures"] == v["unconfirmed_assumptions"] == []
-    console = (clean_env / "console.txt").read_text()
-    assert "preflight bettercharge: ok" in console and "requests: bettercharge key sha256:" in console
+    assert f"preflight {api}: ok" in console and f"requests: {api} key sha256:" in console
 
 
 def test_preflight_names_each_problem_in_one_line(clean_env: Path, sandbox: PosingSandbox,
