@@ -276,8 +276,26 @@ def _cmd_certify(args: argparse.Namespace) -> int:
     options = CertifyOptions(apis=parse_apis(args.api), target=args.target, env_file=args.env_file,
                              workers=args.workers, out_dir=args.out, waivers=args.waivers,
                              allow_production=args.allow_production, suites_dir=args.suites,
-                             baseline=args.baseline, fixtures=args.fixtures)
+                             baseline=args.baseline, fixtures=args.fixtures, resume=args.resume)
     return certify(options, console).exit_code
+
+
+@_report_layer
+def _cmd_check(args: argparse.Namespace) -> int:
+    from harness.report.certify import parse_apis
+    from harness.report.console import say
+    from harness.report.preflight import check_command
+
+    return check_command(parse_apis(args.api), args.target, args.env_file, args.allow_production,
+                         lambda line: say(console, line))
+
+
+@_report_layer
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from harness.report.calibration import calibrate_command
+    from harness.report.console import say
+
+    return calibrate_command(args.run_ref, args.out, lambda line: say(console, line))
 
 
 @_report_layer
@@ -399,7 +417,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fixtures", type=Path, default=None, metavar="DIR",
                    help="another API version's fixtures directory (catalog/ and <api>/openapi.yaml, a copy of the "
                    "shipped one); sets PAYCERT_FIXTURES for the whole run")
+    p.add_argument("--resume", default=None, metavar="RUN",
+                   help="finish an interrupted run: its passed tests are not run again (no requests spent on them)")
     p.set_defaults(run=_cmd_certify)
+
+    p = sub.add_parser("check", help="preflight a target: reachability, TLS, credentials, clock, rate limit "
+                       "(at most 5 requests per API)")
+    p.add_argument("--api", default="all", choices=["betterpayment", "bettercharge", "all"])
+    p.add_argument("--target", choices=["simulator", "sandbox"], default=None)
+    p.add_argument("--env-file", type=Path, default=None, metavar="F")
+    p.add_argument("--allow-production", action="store_true")
+    p.set_defaults(run=_cmd_check)
+
+    p = sub.add_parser("calibrate", help="write a sandbox run's unconfirmed assumptions into "
+                       "./paycert-calibration.yaml (the catalog overlay) for review")
+    p.add_argument("run_ref", metavar="RUN", help="a run directory, its report.json, a run id under --out, or 'latest'")
+    p.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR")
+    p.set_defaults(run=_cmd_calibrate)
 
     p = sub.add_parser("mutate", help="run the suites against each deliberate simulator defect; print the score")
     p.add_argument("--api", choices=["all", "bettercharge", "betterpayment"], default="all")

@@ -19,13 +19,15 @@ The controller process collects every report (xdist ships `user_properties` from
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 
-from harness.config import ConfigError, Settings, load_settings
+from harness.config import APIS, ConfigError, Settings, configure_loading, current_settings
 
 NOT_VERIFIABLE = "not verifiable on this target: needs the simulator's control interface"
 ADVISORY = "advisory requirement not met"
@@ -57,6 +59,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): catalog requirement ids this test proves")
     config.addinivalue_line("markers", "simulator_only: needs the simulator's control interface")
     config.pluginmanager.register(_Collector(config), "paycert-collector")
+    # Settings load lazily (the project's own tests never need them); this says how, for a plain pytest run.
+    # A run of `paycert certify` hands its settings over in a file instead (harness.config).
+    raw_apis = config.getoption("--paycert-apis", None)
+    apis = tuple(a.strip() for a in raw_apis.split(",") if a.strip()) if raw_apis else APIS
+    configure_loading(env_file=config.getoption("--paycert-env-file"), target=config.getoption("--paycert-target"),
+                      allow_production=config.getoption("--paycert-allow-production"), apis=apis)
 
 
 def _requirement_ids(item: pytest.Item) -> list[str]:
@@ -98,8 +106,12 @@ def pytest_runtest_makereport(
     if item.get_closest_marker("requirement") is None:
         return report  # the project's own tests are not certification evidence
     if call.excinfo is not None and report.failed:
+        from harness.catalog.overlay import Mismatch
         from harness.clients import InfrastructureError
 
+        mismatch = call.excinfo.value
+        if isinstance(mismatch, Mismatch):  # expected and observed, for the unconfirmed assumptions
+            report.user_properties.append(("observations", [_masked(mismatch.to_json())]))
         if call.excinfo.errisinstance(InfrastructureError):
             report.user_properties.append(("classification", "infrastructure"))
         elif dict(item.user_properties).get("advisory"):
@@ -109,6 +121,19 @@ def pytest_runtest_makereport(
         else:
             report.user_properties.append(("classification", "contract"))
     return report
+
+
+def _masked(observation: dict[str, Any]) -> dict[str, Any]:
+    """Observed values go into the report: mask them like every other text there."""
+    from harness.catalog import bettercharge
+    from harness.redaction import redact_text
+
+    try:
+        secrets = current_settings().secrets
+    except ConfigError:
+        secrets = ()
+    pans = [c.pan for c in bettercharge().cards]
+    return {k: redact_text(v, secrets, known_pans=pans) if isinstance(v, str) else v for k, v in observation.items()}
 
 
 class _Collector:
@@ -125,6 +150,10 @@ class _Collector:
             "outcome": "passed", "classification": None, "message": "", "duration": 0.0,
         })
         rec["duration"] += report.duration
+        if report.when == "teardown" and props.get("requests"):
+            rec["requests"] = props["requests"]
+        if props.get("observations"):
+            rec["observations"] = props["observations"]
         if report.when == "call" or report.failed or report.skipped:
             if hasattr(report, "wasxfail"):
                 rec["outcome"] = "advisory" if props.get("classification") == "advisory" else "xfailed"
@@ -139,6 +168,17 @@ class _Collector:
                 rec["message"] = report.longreprtext[-4000:]
             elif rec["outcome"] == "passed":
                 rec["outcome"] = "passed"
+        if report.when == "teardown":
+            self._append_partial(rec)
+
+    def _append_partial(self, rec: dict[str, Any]) -> None:
+        """Each finished test at once, so an interrupted run can be resumed (harness.report.resume)."""
+        target = self.config.getoption("--paycert-results")
+        if target is None or hasattr(self.config, "workerinput"):
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (target.parent / "results.partial.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(rec) + "\n")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         target = self.config.getoption("--paycert-results")
@@ -151,14 +191,21 @@ class _Collector:
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="session")
-def paycert_settings(pytestconfig: pytest.Config) -> Settings:
+def run_settings() -> Settings:
+    """The run's settings (harness.config.current_settings) or a usage error naming the variable."""
     try:
-        return load_settings(pytestconfig.getoption("--paycert-env-file"),
-                             target=pytestconfig.getoption("--paycert-target"),
-                             allow_production=pytestconfig.getoption("--paycert-allow-production"))
+        return current_settings()
     except ConfigError as exc:
         raise pytest.UsageError(f"paycert configuration: {exc}") from None
+
+
+@pytest.fixture(scope="session")
+def paycert_settings() -> Settings:
+    settings = run_settings()
+    if settings.ca_bundle:
+        # httpx (trust_env) and requests read these: every client of the run trusts the configured CAs.
+        os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = settings.ca_bundle
+    return settings
 
 
 class Target:
@@ -175,6 +222,8 @@ class Target:
         return self.simulator_url is not None
 
     def base_url(self, api: str) -> str:
+        if api not in self.settings.apis:
+            pytest.skip(f"{api} is not in this run's scope (--api {','.join(self.settings.apis)})")
         if self.simulator_url:
             return self.simulator_url
         return getattr(self.settings, api).base_url
@@ -252,8 +301,26 @@ def _paycert_evidence_case(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     recorder = request.getfixturevalue("paycert_evidence")
+    sent: dict[str, list[int]] = {}
     with recorder.case(request.node.nodeid):
-        yield
+        try:
+            yield
+        finally:
+            for exchange in recorder.exchanges(request.node.nodeid):
+                api = api_of_path(urlsplit(exchange.url).path)
+                if api is not None and exchange.status != 0:
+                    counts = sent.setdefault(api, [0, 0])
+                    counts[0] += 1
+                    counts[1] += exchange.status == 429
+    # requests this test spent per API, and how many were answered 429 (the report's budget section)
+    request.node.user_properties.append(("requests", sent))
+
+
+def api_of_path(path: str) -> str | None:
+    """Which API a request path belongs to (both share one URL on the simulator); None for the control routes."""
+    if path.startswith("/_simulator"):
+        return None
+    return "betterpayment" if path.startswith(("/rest", "/acs", "/bank")) else "bettercharge"
 
 
 @pytest.fixture
@@ -277,8 +344,10 @@ def bettercharge_client(paycert_target: Target) -> Iterator[Any]:
     from harness.clients.bettercharge import BetterChargeClient, rate_limit_budget
 
     s = paycert_target.settings.bettercharge
-    budget = rate_limit_budget(s.api_key) if not paycert_target.embedded and paycert_target.name == "sandbox" else None
-    client = BetterChargeClient(paycert_target.base_url("bettercharge"), s.api_key, s.partner_id, budget=budget)
+    base_url = paycert_target.base_url("bettercharge")
+    budget = (rate_limit_budget(s.api_key, directory=paycert_target.settings.budget_dir)
+              if not paycert_target.embedded and paycert_target.name == "sandbox" else None)
+    client = BetterChargeClient(base_url, s.api_key, s.partner_id, budget=budget)
     yield client
     client.close()
 

@@ -113,18 +113,9 @@ def make_report(requirements: list[Requirement], raw_records: list[dict[str, Any
 
 FAKE_CONFTEST = '''
 import pytest
-from harness.config import BetterChargeSettings, BetterPaymentSettings, Settings
 from harness.plugin import Target
 
-
-@pytest.fixture(scope="session")
-def paycert_settings(pytestconfig):
-    target = pytestconfig.getoption("--paycert-target") or "simulator"
-    base = "https://sandbox.example.test" if target == "sandbox" else "http://simulator"
-    return Settings(target=target, simulator_url=None,
-                    betterpayment=BetterPaymentSettings(base, "bp-user", {bp_password!r}, {bp_incoming!r},
-                                                        {bp_webhook!r}),
-                    bettercharge=BetterChargeSettings(base, {bc_key!r}, "sim-partner"))
+# paycert_settings is the plugin's: the settings file paycert certify handed over (made-up test secrets).
 
 
 @pytest.fixture(scope="session")
@@ -187,8 +178,7 @@ def fake_suite(root: Path, *, with_unmapped: bool = False) -> Path:
     """Write the fake suite into `root`/suite and return its directory."""
     suite = root / "suite"
     suite.mkdir(parents=True, exist_ok=True)
-    (suite / "conftest.py").write_text(FAKE_CONFTEST.format(bp_password=BP_PASSWORD, bp_incoming=BP_INCOMING,
-                                                            bp_webhook=BP_WEBHOOK, bc_key=BC_API_KEY))
+    (suite / "conftest.py").write_text(FAKE_CONFTEST)
     text = FAKE_TEST if with_unmapped else FAKE_TEST.split("\n\ndef test_without_requirement")[0] + "\n"
     (suite / "test_fake_suite.py").write_text(text)
     return suite

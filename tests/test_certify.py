@@ -14,6 +14,7 @@ import json
 import os
 import stat
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,14 @@ from report_support import BC_API_KEY, bc_requirements, fake_suite, sim_settings
 
 from harness.catalog import bettercharge
 from harness.cli import main
-from harness.config import Settings
+from harness.config import Settings, read_environment
 from harness.paths import fixtures_dir
 from harness.report import certify as certify_module
-from harness.report.certify import CertifyOptions, _ProgressReader, pytest_command
+from harness.report.certify import CertifyOptions, pytest_command
 from harness.report.metadata import file_sha256, parse_iso
 from harness.report.model import load_report
+from harness.report.preflight import Preflight
+from harness.report.progress import ProgressReader as _ProgressReader
 from harness.report.signing import KEY_FILENAME, PUBLIC_FILENAME
 
 N_BC = len(bc_requirements())
@@ -43,10 +46,12 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # The fake suite needs no schemathesis; not importing it (and hypothesis) saves seconds per child pytest.
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:schemathesis")
 
-    def settings(*_: object, target: str | None = None, **__: object) -> Settings:
-        return sim_settings(target or "simulator")
+    def settings(env_file: Path | None = None, *, target: str | None = None, **__: object) -> Settings:
+        return replace(sim_settings(target or "simulator"), variables=read_environment(env_file))
 
     monkeypatch.setattr(certify_module, "load_settings", settings)
+    # the fake suite's sandbox (sandbox.example.test) does not exist: preflight is tested in test_preflight.py
+    monkeypatch.setattr(certify_module, "run_preflight", lambda *_, **__: Preflight([]))
     fake_suite(tmp_path, with_unmapped=True)
     return tmp_path
 
@@ -263,10 +268,12 @@ def test_pytest_command_passes_every_required_option(tmp_path: Path) -> None:
     options = CertifyOptions(apis=("bettercharge",), workers=3, env_file=Path("x.env"), allow_production=True)
     cmd = pytest_command(options, sim_settings("sandbox"), tmp_path / "suites", tmp_path / "run")
     joined = " ".join(cmd)
-    for part in ("-m pytest", "--paycert-target sandbox", "--paycert-env-file x.env", "--paycert-results",
-                 "--paycert-evidence", "--junitxml", "--alluredir", "-p no:cacheprovider", "-n 3",
-                 "--paycert-allow-production", "-p harness.report.run_plugin", "--paycert-apis bettercharge"):
+    for part in ("-m pytest", "--paycert-results", "--paycert-evidence", "--junitxml", "--alluredir",
+                 "-p no:cacheprovider", "-n 3", "-p harness.report.run_plugin", "--paycert-apis bettercharge"):
         assert part in joined, part
+    # the settings travel in a file, never on the command line
+    for absent in ("--paycert-env-file", "--paycert-target", "--paycert-allow-production"):
+        assert absent not in joined, absent
 
 
 def test_progress_reader_reads_complete_lines_only(tmp_path: Path) -> None:
@@ -283,3 +290,85 @@ def test_progress_reader_reads_complete_lines_only(tmp_path: Path) -> None:
     assert (reader.done, reader.counts, reader.exitstatus) == (2, {"passed": 1, "failed": 1}, 1)
     assert reader.collection_errors == {"c.py": "boom"}
     assert reader.describe() == "1 failed, 1 passed, 1 collection errors"
+
+
+def test_resume_runs_only_what_did_not_pass(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An interrupted run (no results.json, no report: only what the plugin appended as tests ended) is resumed
+    without running its passed tests again; the report judges the union and names the run it resumed."""
+    assert certify(workspace, monkeypatch, behaviour={"fail": ["BC-CARD-03"]}) == 1
+    first = latest(workspace)
+    for name in ("results.json", "report.json", "report.html"):
+        (first / name).unlink()  # as if killed before the end
+    partial = (first / "results.partial.jsonl").read_text().splitlines()
+    assert len(partial) == N_BC + 1
+    capsys.readouterr()
+
+    assert certify(workspace, monkeypatch, "--resume", first.name) == 0  # the card is fixed now
+    out = capsys.readouterr().out
+    second = latest(workspace)
+    assert second != first and f"resuming run {first.name}: its {N_BC} passed test(s) are not run again" in out
+    ran = [json.loads(line) for line in (second / "logs" / "progress.jsonl").read_text().splitlines()]
+    assert sorted(e["nodeid"].split("::")[-1] for e in ran if e["event"] == "test") == [
+        "test_requirement[BC-CARD-03]"]
+    report = load_report(second / "report.json")
+    assert report["run"]["resumed_from"] == first.name and report["verdict"]["ready"]
+    assert report["coverage"]["total"]["passed"] == N_BC
+    carried = next(t for t in report["tests"] if t["nodeid"].endswith("[BC-CARD-01]"))
+    assert carried["evidence"]["file"] is not None  # the passed test's evidence came along
+
+    # a run of another target or scope cannot be resumed
+    assert main(["certify", "--api", "bettercharge", "--target", "sandbox", "--suites", str(workspace / "suite"),
+                 "--out", str(workspace / "out"), "--workers", "0", "--resume", first.name]) == 2
+    assert "was for simulator / bettercharge, not sandbox / bettercharge" in capsys.readouterr().err
+
+
+def test_most_tests_failing_the_same_way_stop_the_run_early(workspace: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    every = [r.id for r in bc_requirements()]
+    assert certify(workspace, monkeypatch, behaviour={"fail": every}) == 1
+    out = capsys.readouterr().out
+    assert "stopped early: " in out and "failed with the same cause" in out and "the API broke the contract" in out
+    report = load_report(latest(workspace) / "report.json")
+    assert not report["verdict"]["ready"] and len(report["tests"]) < N_BC
+    assert any(reason.startswith("stopped early") for reason in report["verdict"]["reasons"])
+
+
+def test_a_run_whose_settings_cannot_be_read_stops_instead_of_running_unredacted(tmp_path: Path) -> None:
+    """run_plugin needs the run's secrets to redact failure text: without them the run does not start."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "settings.json"
+    broken.write_text("{not json")
+    (tmp_path / "test_x.py").write_text("def test_x():\n    assert False\n")
+    env = {**os.environ, "PAYCERT_SETTINGS_FILE": str(broken), "PYTEST_ADDOPTS": "-p no:schemathesis"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "test_x.py"), "-p",
+                           "harness.report.run_plugin", "-p", "no:cacheprovider", "-q"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "paycert configuration: PAYCERT_SETTINGS_FILE: cannot read" in proc.stderr + proc.stdout
+    assert "1 failed" not in proc.stdout
+
+
+def test_progress_line_gives_requests_budget_and_an_eta_bounded_by_the_rate_limit(tmp_path: Path) -> None:
+    from harness.report.progress import Budget, describe_run
+
+    path = tmp_path / "progress.jsonl"
+    events = [{"event": "collected", "total": 100}] + [
+        {"event": "test", "nodeid": f"t{i}", "outcome": "passed", "requests": {"bettercharge": [4, 0]}}
+        for i in range(10)]
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    reader = _ProgressReader(path)
+    reader.poll()
+    line = describe_run(reader, [Budget("bettercharge", 100, 60.0, 40)])
+    # 90 tests left x 4 requests at 100 per 60 s: at least 216 s, however fast the tests ran so far
+    assert "10 passed" in line and "bettercharge 40 requests" in line and "budget 60/100 left" in line
+    eta = line.split("ETA ")[1]
+    assert eta.startswith(("3m", "4m")) and reader.common_cause() is None
+    with path.open("a") as handle:
+        for i in range(40):
+            handle.write(json.dumps({"event": "test", "nodeid": f"f{i}", "outcome": "failed",
+                                     "cause": "InfrastructureError: authorize: HTTP N after N attempt(s)"}) + "\n")
+    reader.poll()
+    assert reader.common_cause() == ("InfrastructureError: authorize: HTTP N after N attempt(s)", 40)

@@ -42,8 +42,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _load(name: str, model: type[M]) -> M:
+    from harness.catalog.overlay import apply_overlay
+
     try:
-        return model.model_validate(load_yaml(name))
+        return model.model_validate(apply_overlay(name, load_yaml(name)))
     except ValidationError as exc:
         raise CatalogError(validation_message(name, exc)) from exc
 

@@ -140,6 +140,11 @@ class RequestBudget:
                 )
             self._sleep(wait)
 
+    def in_window(self) -> int:
+        """Requests taken in the current window, by every process sharing this key (for progress displays)."""
+        now = self._clock()
+        return sum(1 for t in self._read() if now - self.window < t <= now + self.window)
+
     def reset(self) -> None:
         """Forget every recorded request for this key (for tests and for a fresh run's set-up)."""
         with contextlib.suppress(FileNotFoundError), self._lock():

@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -30,9 +30,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.catalog import Requirement, all_requirements, known_pans
-from harness.config import APIS, Settings, load_settings, read_environment
+from harness.config import (
+    APIS,
+    SETTINGS_FILE_ENV,
+    Settings,
+    load_settings,
+    remove_settings_file,
+    write_settings_file,
+)
 from harness.paths import fixtures_override
-from harness.report import leak_audit, metadata
+from harness.report import leak_audit, metadata, resume
+from harness.report.calibration import apply_to_report
 from harness.report.console import print_summary, say
 from harness.report.errors import ReportError
 from harness.report.evidence_view import EvidenceReader
@@ -40,6 +48,8 @@ from harness.report.history import load_baseline
 from harness.report.html import render_html
 from harness.report.model import LeakSection, RunInfo, build_report, dump_report
 from harness.report.package import build_package
+from harness.report.preflight import print_preflight, run_preflight
+from harness.report.progress import Budget, ProgressReader, describe_run
 from harness.report.results import TestRecord, load_results
 from harness.report.runs import update_latest
 from harness.report.signing import Signer, load_signer
@@ -63,6 +73,7 @@ class CertifyOptions:
     pytest_args: tuple[str, ...] = ()
     baseline: str | None = None  # a run to compare against (RUN or 'latest'); a regression fails the run
     fixtures: Path | None = None  # another API version's fixtures directory (harness.report.versions)
+    resume: str | None = None  # a run (directory, id or latest) whose passed tests are not run again
 
 
 @dataclass
@@ -89,55 +100,9 @@ class _PytestRun:
     exit_code: int | None
     collected: int | None
     collection_errors: list[dict[str, str]]
-
-
-class _ProgressReader:
-    """Follows the run plugin's JSON-lines event file (complete lines only)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.total: int | None = None
-        self.done = 0
-        self.counts: dict[str, int] = {}
-        self.collection_errors: dict[str, str] = {}
-        self.exitstatus: int | None = None
-
-    def poll(self) -> bool:
-        """Read new events; True when something changed."""
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return False
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return False
-        self.offset += end + 1
-        for line in chunk[: end + 1].splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            kind = event.get("event")
-            if kind == "collected":
-                self.total = int(event.get("total", 0))
-            elif kind == "test":
-                self.done += 1
-                outcome = str(event.get("outcome", "passed"))
-                self.counts[outcome] = self.counts.get(outcome, 0) + 1
-            elif kind == "collect_error":
-                self.collection_errors.setdefault(str(event.get("nodeid")), str(event.get("message", "")))
-            elif kind == "finished":
-                self.exitstatus = int(event.get("exitstatus", -1))
-        return True
-
-    def describe(self) -> str:
-        parts = [f"{n} {k}" for k, n in sorted(self.counts.items())]
-        if self.collection_errors:
-            parts.append(f"{len(self.collection_errors)} collection errors")
-        return ", ".join(parts) or "starting"
+    stopped_early: str | None = None
+    requests: dict[str, int] = field(default_factory=dict)
+    rate_limited: dict[str, int] = field(default_factory=dict)
 
 
 def _plugin_args() -> list[str]:
@@ -149,7 +114,6 @@ def _plugin_args() -> list[str]:
 def pytest_command(options: CertifyOptions, settings: Settings, suites: Path, run_dir: Path) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", str(suites), *_plugin_args(), "-p", "harness.report.run_plugin",
            "-p", "no:cacheprovider", "-q", "--color=no", "--tb=short",
-           "--paycert-target", settings.target,
            "--paycert-results", str(run_dir / "results.json"),
            "--paycert-evidence", str(run_dir / "evidence"),
            "--junitxml", str(run_dir / "junit.xml"),
@@ -158,42 +122,87 @@ def pytest_command(options: CertifyOptions, settings: Settings, suites: Path, ru
            "--paycert-progress", str(run_dir / "logs" / "progress.jsonl")]
     if importlib.util.find_spec("xdist") is not None:
         cmd += ["-n", str(options.workers)]
-    if options.env_file is not None:
-        cmd += ["--paycert-env-file", str(options.env_file)]
-    if options.allow_production:
-        cmd += ["--paycert-allow-production"]
     return cmd + list(options.pytest_args)
 
 
-def _run_pytest(cmd: Sequence[str], run_dir: Path, console: Console) -> _PytestRun:
+def child_environment(settings: Settings, settings_file: Path) -> dict[str, str]:
+    """The child pytest's environment: ours, plus the settings file (no secret ever goes on its command line)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    env[SETTINGS_FILE_ENV] = str(settings_file)
+    if settings.ca_bundle:  # httpx and requests trust these CAs in every process of the run
+        env["SSL_CERT_FILE"] = env["REQUESTS_CA_BUNDLE"] = settings.ca_bundle
+    return env
+
+
+def _run_pytest(cmd: Sequence[str], run_dir: Path, console: Console, settings: Settings) -> _PytestRun:
+    settings_file = write_settings_file(settings)
+    try:
+        return _run_pytest_with(cmd, run_dir, console, child_environment(settings, settings_file), settings)
+    finally:
+        remove_settings_file(settings_file)
+
+
+def _run_pytest_with(cmd: Sequence[str], run_dir: Path, console: Console, env: dict[str, str],
+                     settings: Settings) -> _PytestRun:
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    reader = _ProgressReader(logs / "progress.jsonl")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    reader = ProgressReader(logs / "progress.jsonl")
     # Reproducible runs: schemathesis' generation (seeded by the contract suite) also depends on set ordering,
     # i.e. on the hash seed; with a random one, negative-data generation for a few operations occasionally
     # fails inside hypothesis-jsonschema. A user may still choose another value.
     env.setdefault("PYTHONHASHSEED", "0")
     log_path = logs / "pytest.log"
+    stopped: str | None = None
     with log_path.open("wb") as log:
         proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            _follow(proc, reader, console)
+            stopped = _follow(proc, reader, console, _budgets(settings))
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait(timeout=30)
             raise
     reader.poll()
-    if proc.returncode not in (0, 1, 5):
+    if stopped:
+        say(console, stopped)
+    elif proc.returncode not in (0, 1, 5):
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
         say(console, f"pytest ended with exit code {proc.returncode}; last lines of {log_path}:")
         for line in tail:
             say(console, f"  {line}")
     errors = [{"nodeid": n, "message": m} for n, m in reader.collection_errors.items()]
-    return _PytestRun(proc.returncode, reader.total, errors)
+    return _PytestRun(proc.returncode, reader.total, errors, stopped, dict(reader.requests),
+                      dict(reader.rate_limited))
 
 
-def _follow(proc: subprocess.Popen[bytes], reader: _ProgressReader, console: Console) -> None:
+def _budgets(settings: Settings) -> Callable[[], list[Budget]]:
+    """The rate-limited keys of this run (BetterCharge on a sandbox), read live from the shared budget file."""
+    if settings.target != "sandbox" or "bettercharge" not in settings.apis:
+        return lambda: []
+    from harness.clients.bettercharge import rate_limit_budget
+
+    budget = rate_limit_budget(settings.bettercharge.api_key, directory=settings.budget_dir)
+    return lambda: [Budget("bettercharge", budget.limit, budget.window, budget.in_window())]
+
+
+def _stop_early(proc: subprocess.Popen[bytes], reader: ProgressReader) -> str | None:
+    common = reader.common_cause()
+    if common is None:
+        return None
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    cause, count = common
+    return (f"stopped early: {count} of {reader.done} finished tests failed with the same cause, so the other "
+            f"{(reader.total or reader.done) - reader.done} were not run: {cause}")
+
+
+def _follow(proc: subprocess.Popen[bytes], reader: ProgressReader, console: Console,
+            budgets: Callable[[], list[Budget]]) -> str | None:
+    """Show progress until the child ends; returns a message if the run was stopped early."""
+    stopped: str | None = None
     if console.is_terminal:
         columns = (TextColumn("[bold]certifying[/]"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
@@ -201,22 +210,29 @@ def _follow(proc: subprocess.Popen[bytes], reader: _ProgressReader, console: Con
             task = progress.add_task("tests", total=None, detail="collecting")
             while proc.poll() is None:
                 if reader.poll():
-                    progress.update(task, total=reader.total, completed=reader.done, detail=reader.describe())
+                    progress.update(task, total=reader.total, completed=reader.done,
+                                    detail=describe_run(reader, budgets()))
+                    stopped = _stop_early(proc, reader)
                 time.sleep(0.2)
             reader.poll()
-            progress.update(task, total=reader.total or reader.done, completed=reader.done, detail=reader.describe())
-        return
-    last = 0.0  # not a terminal (CI): a plain line every 30 s
+            progress.update(task, total=reader.total or reader.done, completed=reader.done,
+                            detail=describe_run(reader, budgets()))
+        return stopped
+    last = 0.0  # not a terminal (CI): a plain line once the count is known, then every 30 s
+    announced = False
     while proc.poll() is None:
-        reader.poll()
-        if time.monotonic() - last >= 30:
+        if reader.poll():
+            stopped = _stop_early(proc, reader)
+        if (reader.total is not None and not announced) or time.monotonic() - last >= 30:
+            announced = announced or reader.total is not None
             last = time.monotonic()
             say(console, f"progress: {reader.done}/{reader.total if reader.total is not None else '?'} tests "
-                         f"({reader.describe()})")
+                         f"({describe_run(reader, budgets())})")
         time.sleep(0.2)
     reader.poll()
     say(console, f"progress: {reader.done}/{reader.total if reader.total is not None else reader.done} tests "
-                 f"({reader.describe()})")
+                 f"({describe_run(reader, budgets())})")
+    return stopped
 
 
 def _base_urls(settings: Settings, apis: Sequence[str]) -> tuple[dict[str, str], str | None]:
@@ -225,6 +241,21 @@ def _base_urls(settings: Settings, apis: Sequence[str]) -> tuple[dict[str, str],
     if settings.simulator_url:
         return {api: metadata.public_url(settings.simulator_url) for api in apis}, "external"
     return {}, "embedded"
+
+
+def spent_per_key(settings: Settings, apis: Sequence[str], requests: Mapping[str, int],
+                  rate_limited: Mapping[str, int], preflight: Sequence[Any] = ()) -> tuple[dict[str, Any], ...]:
+    """Requests the run sent per API key (named by a hash, never the key), preflight included, and their 429s."""
+    import hashlib
+
+    before = {c.api: c.requests for c in preflight}
+    rows = []
+    for api in apis:
+        key = settings.bettercharge.api_key if api == "bettercharge" else settings.betterpayment.api_key
+        rows.append({"api": api, "key": "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16],
+                     "requests": int(requests.get(api, 0)) + before.get(api, 0),
+                     "rate_limited": int(rate_limited.get(api, 0))})
+    return tuple(rows)
 
 
 def _write_reports(run_dir: Path, report: dict[str, Any]) -> None:
@@ -251,10 +282,10 @@ def prepare(options: CertifyOptions, settings: Settings | None = None) -> _Input
         if api not in APIS:
             raise ReportError(f"--api: unknown API {api!r}")
     apply_fixtures(options.fixtures)
-    environ = read_environment(options.env_file)
     if settings is None:
         settings = load_settings(options.env_file, target=options.target, allow_production=options.allow_production,
                                  apis=options.apis)
+    environ = dict(settings.variables)
     catalog = all_requirements()
     waivers = load_waivers(options.waivers, [r.id for r in catalog]) if options.waivers else None
     suites = options.suites_dir or _default_suites(environ)
@@ -280,22 +311,38 @@ def _default_suites(environ: Mapping[str, str]) -> Path:
 def certify(options: CertifyOptions, console: Console, *, settings: Settings | None = None) -> CertifyResult:
     """The whole certification run; returns the exit code (0 only when ready, audited clean and signed)."""
     inputs = prepare(options, settings)
+    preflight = run_preflight(inputs.settings, options.apis)
+    print_preflight(preflight, lambda line: say(console, line))
+    if not preflight.ok:
+        raise ReportError(f"preflight failed ({sum(f.fatal for f in preflight.findings)} problem(s) above); nothing "
+                          "was run: fix the named settings (paycert check repeats the checks)")
     started = metadata.utc_now()
     run_id = metadata.new_run_id(started)
     run_dir = options.out_dir / run_id
+    resumed = (resume.load_resumable(options.resume, options.out_dir, inputs.settings.target, options.apis)
+               if options.resume else None)
     run_dir.mkdir(parents=True)
+    resume.write_meta(run_dir, inputs.settings.target, options.apis)
     say(console, f"paycert certify: run {run_id} · target {inputs.settings.target} · {', '.join(options.apis)} "
                  f"· {len(inputs.requirements)} requirements · output {run_dir}")
     cmd = pytest_command(options, inputs.settings, inputs.suites, run_dir)
-    pytest_run = _run_pytest(cmd, run_dir, console)
+    if resumed is not None:
+        say(console, f"resuming run {resumed.run_id}: its {len(resumed.passed)} passed test(s) are not run again")
+        resume.copy_evidence(resumed, run_dir)
+        cmd += ["--paycert-skip", str(resume.write_skip_file(resumed, run_dir))]
+    pytest_run = _run_pytest(cmd, run_dir, console, inputs.settings)
+    if resumed is not None:
+        resume.merge_results(resumed, run_dir)
     finished = metadata.utc_now()
 
-    problems: list[str] = []
+    problems: list[str] = [pytest_run.stopped_early] if pytest_run.stopped_early else []
     records: list[TestRecord] = []
     try:
         records = load_results(run_dir / "results.json")
+        raw_results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     except ReportError as exc:
         problems.append(f"no usable test results ({exc})")
+        raw_results = []
     base_urls, simulator = _base_urls(inputs.settings, options.apis)
     info = RunInfo(
         run_id=run_id, target=inputs.settings.target, apis=tuple(options.apis), started=started, finished=finished,
@@ -308,11 +355,15 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
         collection_errors=pytest_run.collection_errors, problems=tuple(problems),
         api_versions=api_versions(options.apis),
         fixtures=str(fixtures_override()) if fixtures_override() is not None else None,
+        resumed_from=resumed.run_id if resumed else None,
+        requests=spent_per_key(inputs.settings, options.apis, pytest_run.requests, pytest_run.rate_limited,
+                               preflight.checks),
     )
     secrets = [*inputs.settings.secrets, *inputs.signer.secret_forms()]
     pans = list(known_pans())
     result = judge_and_write(run_dir, info, inputs.requirements, records,
-                             inputs.waivers.waivers if inputs.waivers else (), secrets, pans, baseline=inputs.baseline)
+                             inputs.waivers.waivers if inputs.waivers else (), secrets, pans, raw_results,
+                             baseline=inputs.baseline)
     if result.report["verdict"]["ready"]:
         package = build_package(run_dir, result.report, inputs.signer)
         window = leak_audit.TimeWindow.around(started, finished)
@@ -351,6 +402,7 @@ def judge_and_write(
     waivers: Sequence[Any],
     secrets: Sequence[str],
     known_pans: Sequence[str],
+    raw_results: Sequence[Mapping[str, Any]] = (),
     *,
     baseline: dict[str, Any] | None = None,
 ) -> CertifyResult:
@@ -364,8 +416,10 @@ def judge_and_write(
     window = leak_audit.TimeWindow.around(info.started, info.finished)
 
     def build(leak: LeakSection) -> dict[str, Any]:
-        return build_report(info=info, requirements=requirements, records=records, waivers=waivers,
-                            evidence=evidence, leak=leak, secrets=secrets, known_pans=known_pans, baseline=baseline)
+        return apply_to_report(build_report(info=info, requirements=requirements, records=records, waivers=waivers,
+                                            evidence=evidence, leak=leak, secrets=secrets, known_pans=known_pans,
+                                            baseline=baseline),
+                               raw_results)
 
     _write_reports(run_dir, build(LeakSection("clean", 0, (), leak_audit.RULES)))
     scanned = sum(1 for p in run_dir.rglob("*") if p.is_file()) + 1  # + leak-audit.json, written below

@@ -63,9 +63,14 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
     console.print(coverage_table(report))
     lines: list[tuple[str, list[str], str]] = [
         ("contract failures", verdict["contract_failures"], "red"),
+        ("unconfirmed assumptions (adopted; the sandbox differs: review, then paycert calibrate RUN)",
+         verdict.get("unconfirmed_assumptions", []), "yellow"),
+        ("blocked by an unconfirmed assumption (not reached)", verdict.get("blocked_by_assumptions", []), "yellow"),
         ("infrastructure failures (rerun may help)", verdict["infrastructure_failures"], "magenta"),
         ("untested (no test names them)", verdict["untested"], "red"),
         ("other blocking", [i for i in verdict["blocking"] if i not in {*verdict["contract_failures"],
+                                                                       *verdict.get("unconfirmed_assumptions", []),
+                                                                       *verdict.get("blocked_by_assumptions", []),
                                                                        *verdict["infrastructure_failures"],
                                                                        *verdict["untested"]}], "red"),
         ("failed suite tests naming no requirement", verdict["unmapped_failures"], "red"),
@@ -78,6 +83,11 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
     for label, ids, style in lines:
         if ids:
             console.print(Text.assemble((f"{label} ({len(ids)}): ", style), _ids(ids)))
+    for assumption in report.get("unconfirmed_assumptions", [])[:_SHOW]:
+        for obs in assumption["observations"] or [{"entry": assumption["requirement"], "field": "?",
+                                                   "expected": "(see evidence)", "observed": "(no observation)"}]:
+            say(console, f"  {assumption['requirement']}: {obs['entry']} {obs['field']}: expected "
+                         f"{obs['expected']!r}, observed {obs['observed']!r}")
     audit = report["leak_audit"]
     if audit["status"] == "leaks_found":
         console.print(Text(f"leak audit: {len(audit['findings'])} finding(s)", style="bold red"))
@@ -85,6 +95,11 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
             say(console, f"  {f['file']}:{f['line']}:{f['column']} (byte {f['offset']}): {f['kind']} {f['masked']}")
     elif audit["status"] == "clean":
         say(console, f"leak audit: clean ({audit['files_scanned']} files scanned)")
+    for spent in run.get("requests", []):
+        limited = f", {spent['rate_limited']} answered 429" if spent["rate_limited"] else ", none answered 429"
+        say(console, f"requests: {spent['api']} key {spent['key']}: {spent['requests']}{limited}")
+    if run.get("resumed_from"):
+        say(console, f"resumed from run {run['resumed_from']}: its passed tests were not run again")
     say(console, f"run {run['run_id']} · target {run['target']} · {', '.join(run['apis'])} · operator "
                  f"{run['operator']} · {run['finished_at']}" + (f" · {location}" if location else ""))
     if baseline is not None:

@@ -321,6 +321,11 @@ class _Renderer:
                                    f"{run['suites']['sha256']})"))
         if run["waiver_file"]:
             rows.append(("waiver file", f"{run['waiver_file']['path']} (sha256 {run['waiver_file']['sha256']})"))
+        for spent in run.get("requests", []):
+            rows.append((f"requests {spent['api']}", f"{spent['requests']} with key {spent['key']}, "
+                                                    f"{spent['rate_limited']} answered 429"))
+        if run.get("resumed_from"):
+            rows.append(("resumed from", run["resumed_from"]))
         body = "".join(f"<tr><th>{e(k)}</th><td class=mono>{e(v)}</td></tr>" for k, v in rows)
         notes = "".join(f"<li>{e(n)}</li>" for n in self.r["notes"])
         return (f'<section id="run"><h2>Run</h2><table>{body}</table>'
@@ -343,6 +348,28 @@ class _Renderer:
         return (f'<section id="boundaries"><h2>Boundaries</h2><p class="muted">Every number a requirement states, '
                 f"checked at the number and one unit beyond it.</p>{table}</section>")
 
+    def assumptions(self) -> str:
+        """Sandbox: adopted requirements the sandbox did not confirm, expected beside observed (report.calibration)."""
+        section = self.r.get("unconfirmed_assumptions") or []
+        if not section:
+            return ""
+        rows = []
+        for a in section:
+            observations = a["observations"] or [{"entry": "—", "field": "—", "expected": "—",
+                                                  "observed": "no observation recorded: see the evidence"}]
+            evidence = ", ".join(f'<a href="{e(f)}">{e(f.split("/")[-1])}</a>' for f in a["evidence"]) or "—"
+            for o in observations:
+                rows.append(f"<tr><td><code>{e(a['requirement'])}</code><br>{e(a['title'])}</td>"
+                            f"<td><code>{e(str(o['entry']))}</code> {e(str(o['field']))}</td>"
+                            f"<td class=mono>{e(repr(o['expected']))}</td><td class=mono>{e(repr(o['observed']))}</td>"
+                            f"<td>{evidence}</td></tr>")
+        return (f'<section id="unconfirmed"><h2>Unconfirmed assumptions</h2><p class="muted">Adopted requirements '
+                f"(our reasoned guesses where the documents are silent) that this sandbox answered differently. They "
+                f"block like failures; review them and run <code>paycert calibrate {e(self.r['run']['run_id'])}"
+                f"</code> to adopt the observed behaviour, then certify again.</p><table><tr><th>requirement</th>"
+                f"<th>catalog value</th><th>expected</th><th>observed</th><th>evidence</th></tr>{''.join(rows)}"
+                f"</table></section>")
+
     def rules(self) -> str:
         items = "".join(f"<li>{e(x)}</li>" for x in self.r["verdict"]["rules"])
         return f'<section id="rules"><h2>Verdict rules</h2><ol>{items}</ol></section>'
@@ -353,8 +380,8 @@ def render_html(report: dict[str, Any]) -> str:
     r = _Renderer(report)
     run = report["run"]
     verdict = "READY" if report["verdict"]["ready"] else "NOT READY"
-    body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.requirements()
-            + r.boundaries() + r.other_tests() + r.waivers()
+    body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.assumptions()
+            + r.requirements() + r.boundaries() + r.other_tests() + r.waivers()
             + r.leak() + r.run() + r.rules() + "</main>"
             + f"<footer>paycert {e(run['harness_version'])} · run {e(run['run_id'])} · report.json holds the same "
               f"content for machines</footer>")

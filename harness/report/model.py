@@ -73,6 +73,8 @@ class RunInfo:
     collected: int | None = None
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     problems: tuple[str, ...] = ()  # other reasons the run cannot certify (e.g. no results file)
+    requests: tuple[dict[str, Any], ...] = ()  # per API key: {api, key (sha256 prefix), requests, rate_limited}
+    resumed_from: str | None = None  # the interrupted run whose passed tests this run did not repeat
     certificate_days: int = 90
     api_versions: dict[str, dict[str, str | None]] | None = None  # per API: catalog and OpenAPI version
     fixtures: str | None = None  # a fixtures directory other than the shipped one (--fixtures)
@@ -178,6 +180,8 @@ def _run_json(info: RunInfo) -> dict[str, Any]:
         "pytest": {"exit_code": info.pytest_exit_code, "workers": info.workers, "collected": info.collected,
                    "collection_errors": list(info.collection_errors)},
         **optional,
+        "requests": [dict(r) for r in info.requests],
+        "resumed_from": info.resumed_from,
     }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Generator
 from pathlib import Path
@@ -36,18 +37,12 @@ _HISTORY_PARAM = "pytest case id"
 
 
 def _secrets(config: pytest.Config) -> tuple[str, ...]:
-    cached = getattr(config, "_paycert_run_secrets", None)
-    if cached is None:
-        try:
-            from harness.config import load_settings
+    """The run's secrets, from the settings `pytest_configure` loaded (a run without them never starts)."""
+    secrets: tuple[str, ...] = config.stash[_SECRETS]
+    return secrets
 
-            cached = load_settings(config.getoption("--paycert-env-file", None),
-                                   target=config.getoption("--paycert-target", None),
-                                   allow_production=bool(config.getoption("--paycert-allow-production", False))).secrets
-        except Exception:  # the paycert plugin reports configuration errors itself; redact what we can
-            cached = ()
-        config._paycert_run_secrets = cached  # type: ignore[attr-defined]
-    return tuple(cached)
+
+_SECRETS = pytest.StashKey[tuple[str, ...]]()
 
 
 def _redact(config: pytest.Config, text: str) -> str:
@@ -62,6 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated APIs; deselect tests whose requirements are all of other APIs")
     group.addoption("--paycert-progress", type=Path, default=None,
                     help="append progress events (JSON lines) to this file")
+    group.addoption("--paycert-skip", type=Path, default=None,
+                    help="a file of node ids (one a line) that passed in the run being resumed: deselect them")
 
 
 # ------------------------------------------------------------------ selection
@@ -73,6 +70,13 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_file = config.getoption("--paycert-skip")
+    if skip_file is not None:
+        done = set(skip_file.read_text(encoding="utf-8").splitlines())
+        resumed = [item for item in items if item.nodeid in done]
+        if resumed:
+            config.hook.pytest_deselected(items=resumed)
+            items[:] = [item for item in items if item.nodeid not in done]
     for item in items:
         item.user_properties.extend(labels.junit_properties(_requirement_ids(item)))
     option = config.getoption("--paycert-apis")
@@ -102,6 +106,7 @@ class _Progress:
         self.path = path
         self.lock = threading.Lock()
         self.outcomes: dict[str, str] = {}
+        self.causes: dict[str, str] = {}
         self.total_sent = False
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("", encoding="utf-8")
@@ -131,19 +136,51 @@ class _Progress:
         previous = self.outcomes.get(report.nodeid, "passed")
         if report.failed:
             self.outcomes[report.nodeid] = "failed"
+            self.causes.setdefault(report.nodeid, failure_cause(report))
         elif report.skipped and previous == "passed":
             self.outcomes[report.nodeid] = "xfailed" if hasattr(report, "wasxfail") else "skipped"
         else:
             self.outcomes.setdefault(report.nodeid, "passed")
         if report.when == "teardown":
-            self.emit(event="test", nodeid=report.nodeid, outcome=self.outcomes[report.nodeid])
+            event: dict[str, Any] = {"event": "test", "nodeid": report.nodeid, "outcome": self.outcomes[report.nodeid]}
+            requests = dict(report.user_properties).get("requests")
+            if requests:
+                event["requests"] = requests
+            if report.nodeid in self.causes:
+                event["cause"] = self.causes.pop(report.nodeid)
+            self.emit(**event)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.emit(event="finished", exitstatus=int(exitstatus))
 
 
+_VARYING = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+", re.IGNORECASE)
+
+
+def failure_cause(report: pytest.TestReport) -> str:
+    """The failure's last line (the exception), numbers and ids folded, so that alike failures compare equal.
+
+    Reports are redacted before anyone reads them (see below), so the cause carries no card number or secret.
+    """
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = str(getattr(crash, "message", "") or "").strip()
+    if not text:
+        lines = report.longreprtext.strip().splitlines()
+        text = lines[-1].strip() if lines else ""
+    first = text.splitlines()[0] if text else "failed"
+    return _VARYING.sub("N", first)[:200]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Redaction needs the run's secrets: settings that cannot be read stop the run here, in one line,
+    # instead of letting it go on with redaction silently off.
+    from harness.config import ConfigError, current_settings
+
+    try:
+        config.stash[_SECRETS] = current_settings().secrets
+    except ConfigError as exc:
+        raise pytest.UsageError(f"paycert configuration: {exc}") from None
     path = config.getoption("--paycert-progress")
     if path is not None and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_Progress(path), "paycert-progress")

@@ -67,7 +67,8 @@ def make_client(paycert_target: Any) -> Iterator[ClientFactory]:
         sandbox = paycert_target.name == "sandbox" and not paycert_target.embedded
         client = BetterChargeClient(paycert_target.base_url("bettercharge"), key, partner_id or settings.partner_id,
                                     retry=retry, timeout=timeout,
-                                    budget=rate_limit_budget(key) if budget and sandbox else None)
+                                    budget=(rate_limit_budget(key, directory=paycert_target.settings.budget_dir)
+                                            if budget and sandbox else None))
         made.append(client)
         return client
 

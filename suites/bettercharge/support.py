@@ -28,6 +28,7 @@ from harness import openapi
 from harness.cards import luhn_complete, mask_digits
 from harness.catalog import bettercharge, known_pans
 from harness.catalog.bettercharge import Card, Email, ErrorRow, Transition
+from harness.catalog.overlay import Mismatch
 from harness.clients import BetterChargeClient
 from harness.redaction import redact_text
 from harness.simulator_control import SimulatorControl
@@ -221,10 +222,22 @@ def expect_status(response: httpx.Response, status: int) -> None:
 
 
 def expect_payment(response: httpx.Response, op_name: str, *, state: str | None = None,
-                   status: int | None = None) -> dict[str, Any]:
-    """A successful payment answer (status from the catalog operation), checked and returned."""
-    expect_status(response, status if status is not None else CATALOG.operation(op_name).success)
+                   status: int | None = None, entry: str | None = None) -> dict[str, Any]:
+    """A successful payment answer (status from the catalog operation), checked and returned.
+
+    `entry` is the catalog entry `status` and `state` come from (a transition id): a different answer is then a
+    Mismatch naming that entry's field, which the report shows as an unconfirmed assumption on a sandbox.
+    """
+    expected = status if status is not None else CATALOG.operation(op_name).success
+    if response.status_code != expected:
+        where = (entry, "expect.status") if entry else (f"operation:{op_name}", "success")
+        raise Mismatch("bettercharge", *where, expected, response.status_code,
+                       redact_text(f"expected HTTP {expected}: {show(response)}", known_pans=_ALL_PANS))
     body: dict[str, Any] = check_common(op_name, response)
+    if state is not None and body.get("state") != state and entry:
+        raise Mismatch("bettercharge", entry, "expect.state", state, body.get("state"),
+                       redact_text(f"state: expected {state!r}, got {body.get('state')!r}\n  in: {show(response)}",
+                                   known_pans=_ALL_PANS))
     if state is not None:
         same(body.get("state"), state, "state", response)
     return body
@@ -236,6 +249,22 @@ def template_values(row: ErrorRow, message: str) -> dict[str, str] | None:
     pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+)" for i, p in enumerate(parts))
     match = re.fullmatch(pattern, message, flags=re.S)
     return match.groupdict() if match else None
+
+
+def error_row_of(response: httpx.Response) -> ErrorRow | None:
+    """The catalog error row an answer is (status, code and message template), if any."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    message = body.get("message")
+    for row in CATALOG.errors:
+        if row.status == response.status_code and row.code == body.get("code") and isinstance(message, str) \
+                and template_values(row, message) is not None:
+            return row
+    return None
 
 
 def expect_error(response: httpx.Response, row: ErrorRow, op_name: str, **values: Any) -> dict[str, str]:

@@ -11,8 +11,19 @@ from __future__ import annotations
 import pytest
 
 from harness.catalog.bettercharge import Transition
+from harness.catalog.overlay import Mismatch
 
-from .support import CATALOG, Api, Scenario, expect_error, expect_payment, same, state_id, transition_label
+from .support import (
+    CATALOG,
+    Api,
+    Scenario,
+    error_row_of,
+    expect_error,
+    expect_payment,
+    same,
+    state_id,
+    transition_label,
+)
 
 
 def _marks(t: Transition) -> list[pytest.MarkDecorator]:
@@ -41,11 +52,17 @@ def test_transition(api: Api, request: pytest.FixtureRequest, cell: Transition) 
     if cell.expect.error:
         row = CATALOG.error(cell.expect.error)
         same(cell.expect.status, row.status, f"catalog: status of {cell.id} against its error row {row.id}")
+        other = error_row_of(response)
+        if other is not None and other.id != row.id:  # another documented error than the adopted choice
+            raise Mismatch("bettercharge", cell.id, "expect", {"status": row.status, "error": row.id},
+                           {"status": other.status, "error": other.id},
+                           f"{cell.id}: expected {row.id} (HTTP {row.status}), got {other.id} (HTTP {other.status})")
         expect_error(response, row, cell.operation, bcId=scenario.bc_id, identifier=scenario.bc_id)
         same(api.get(scenario.bc_id, state=situation.state), before, f"the payment after the refused {cell.operation}")
         return
 
-    payment = expect_payment(response, cell.operation, state=cell.expect.state, status=cell.expect.status)
+    payment = expect_payment(response, cell.operation, state=cell.expect.state, status=cell.expect.status,
+                             entry=cell.id)
     if cell.operation == "capture":
         scenario.ledger.captured = amount if amount is not None else scenario.ledger.capturable
     elif cell.operation == "refund":

@@ -4,14 +4,14 @@ customer steps and a second merchant.
 The postback receiver runs on loopback for the whole session (one per xdist worker). Its URL is
 http://127.0.0.1:<port>/postback, which the simulator's default profile accepts. A real test API can only reach
 a public https URL: set PAYCERT_POSTBACK_URL to one that forwards to the receiver (a tunnel to
-PAYCERT_POSTBACK_PORT, which then needs `-n 0` or `-n 1`); without it, tests that need a delivered postback are
+PAYCERT_POSTBACK_PORT, which then needs `-n 0` or `-n 1`); both come from the run's settings (harness.config), so
+.env and the environment mean the same. Without it, tests that need a delivered postback are
 skipped as not verifiable on that target, and requests carry the seed's example https postback URL instead.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +27,6 @@ from harness.receiver import PostbackReceiver
 
 from .support import CAT, POSTBACK_NOT_VERIFIABLE, SEED_REQUEST, Urls
 
-POSTBACK_URL_ENV = "PAYCERT_POSTBACK_URL"
-POSTBACK_PORT_ENV = "PAYCERT_POSTBACK_PORT"
-
 
 @pytest.fixture(scope="session")
 def bp_keys(paycert_target: Any) -> tuple[str, str]:
@@ -39,8 +36,8 @@ def bp_keys(paycert_target: Any) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def postback_receiver(bp_keys: tuple[str, str]) -> Iterator[PostbackReceiver]:
-    port = int(os.environ.get(POSTBACK_PORT_ENV, "").strip() or 0)
+def postback_receiver(bp_keys: tuple[str, str], paycert_target: Any) -> Iterator[PostbackReceiver]:
+    port = paycert_target.settings.postback_port
     receiver = PostbackReceiver(incoming_key=bp_keys[0], webhook_key=bp_keys[1], port=port)
     receiver.start()
     yield receiver
@@ -53,7 +50,7 @@ def urls(paycert_target: Any, postback_receiver: PostbackReceiver) -> Urls:
 
     success_url and error_url are the seed's (the browser helper stops before requesting them).
     """
-    public = os.environ.get(POSTBACK_URL_ENV, "").strip()
+    public = paycert_target.settings.postback_url
     if public:
         postback, deliverable = public, True
     elif paycert_target.is_simulator:

@@ -58,5 +58,5 @@ def test_errors_travel_one_way(client: Any, urls: Urls) -> None:
         seen[error_id] = response.status_code
     application = {e: s for e, s in seen.items() if CAT.error(e).name not in CAT.error_transport.protocol_errors}
     modes = [m for m in CAT.error_transport.modes
-             if all(s == CAT.error_status(e, m) for e, s in seen.items())]  # type: ignore[arg-type]
+             if all(s == CAT.error_status(e, m) for e, s in seen.items())]
     assert modes, f"the errors follow no single transport: {application} (protocol errors: {seen})"

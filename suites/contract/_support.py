@@ -428,7 +428,9 @@ _RECEIVER: dict[str, str] = {}
 
 def _receiver_urls() -> dict[str, str]:
     base = _RECEIVER.get("base", "https://example.invalid/paycert")
-    return {"postback_url": os.environ.get("BETTERPAYMENT_POSTBACK_URL", f"{base}/postback"),
+    from harness.config import current_settings
+
+    return {"postback_url": current_settings().postback_url or f"{base}/postback",
             "success_url": f"{base}/success", "error_url": f"{base}/error"}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.config import ConfigError, load_settings
+from harness.config import ConfigError, current_settings
 
 from . import _support
 from ._support import RUN, Counts, Exchange
@@ -26,11 +26,11 @@ _COUNTS = Counts()
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        target = load_settings(config.getoption("--paycert-env-file"), target=config.getoption("--paycert-target"),
-                               allow_production=config.getoption("--paycert-allow-production")).target
+        settings = current_settings()
     except ConfigError:
-        target = "sandbox"  # the plugin reports the configuration error; meanwhile assume the smaller budget
-    _support.configure(target)
+        settings = None  # the plugin reports the configuration error; meanwhile assume the smaller budget
+    # The run's variables (.env overlaid by the environment), as every other consumer sees them.
+    _support.configure(settings.target if settings else "sandbox", settings.variables if settings else None)
     # xdist workers start after this and inherit the environment: one seed for the whole run.
     os.environ.setdefault(_support.SEED_ENV, str(RUN.seed))
 
@@ -66,7 +66,7 @@ def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
     elif api == "bettercharge":
         from harness.clients.bettercharge import rate_limit_budget
 
-        acquire = rate_limit_budget(settings.bettercharge.api_key).acquire
+        acquire = rate_limit_budget(settings.bettercharge.api_key, directory=settings.budget_dir).acquire
     exchange = Exchange(api=api, kind=kind, base_url=target.base_url(api),
                         headers=_support.auth_headers(api, settings), advance=advance, acquire=acquire, reset=reset)
     try:
@@ -128,7 +128,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     pending = _support.pending_requirements()
     if pending:
         terminalreporter.write_line("paycert contract: requirement ids pending in the catalog: " + ", ".join(pending))
-    stats = os.environ.get(_support.STATS_ENV, "").strip()
+    stats = current_settings().variables.get(_support.STATS_ENV, "").strip()
     if stats:
         _COUNTS.write(Path(stats))
 
