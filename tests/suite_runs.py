@@ -50,32 +50,3 @@ def run_suite(suite: str, *args: str, env: dict[str, str], timeout: float,
               paths: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", *(paths or (suite,)), "-q", "-p", "no:cacheprovider", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def modules(suite: str, first: str | None) -> tuple[str, ...]:
-    """Every module of the suite, `first` first."""
-    names = sorted(p.stem for p in (ROOT / suite).glob("test_*.py"))
-    ordered = ([first] if first in names else []) + [n for n in names if n != first]
-    return tuple(f"{suite}/{name}.py" for name in ordered)
-
-
-def areas() -> dict[str, str]:
-    """Defect name -> area, from the simulator's defect registry."""
-    from harness.simulator import defects
-
-    return {d.name: d.area for d in defects.all_defects()}
-
-
-def one_per_area(names: list[str]) -> list[str]:
-    """The first defect (by name) of each area: broad over what the suites must catch, and bounded in time."""
-    by_name = areas()
-    chosen: dict[str, str] = {}
-    for name in sorted(names):
-        chosen.setdefault(by_name[name], name)
-    return sorted(chosen.values())
-
-
-def caught(proc: subprocess.CompletedProcess[str]) -> bool:
-    """The run failed the way a caught defect does, and names the failing suite test."""
-    named = any(line.startswith(("FAILED suites/", "ERROR suites/")) for line in proc.stdout.splitlines())
-    return proc.returncode in CAUGHT and named

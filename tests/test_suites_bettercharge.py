@@ -1,5 +1,5 @@
-"""The BetterCharge certification suites: complete (every requirement named), green on the simulator, and able
-to catch broken behaviour (the simulator's deliberate defects each make them fail).
+"""The BetterCharge certification suites: complete (every requirement named) and green on the simulator (that
+every deliberate simulator defect makes them fail is proven once, by tests/test_mutation.py).
 
 The suites run in subprocesses, as a user runs them: `python -m pytest suites/bettercharge`. Collection needs no
 network; the runs start their own embedded simulator per xdist worker.
@@ -11,17 +11,13 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from suite_runs import COLLECT as _COLLECT
-from suite_runs import areas as _areas
-from suite_runs import caught as _caught
 from suite_runs import clean_env as _clean_env
-from suite_runs import modules, run_suite
-from suite_runs import one_per_area as _one_per_area
+from suite_runs import run_suite
 
 from harness.catalog import bettercharge
 
@@ -32,17 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = "suites/bettercharge"
 #: Other suites that prove BetterCharge requirements (the schema-driven contract suite names its own).
 OTHER_SUITES = ("suites/contract/test_bettercharge_contract.py",)
-#: Plugins the suites do not use, left out of the many short defect runs (each worker saves ~1 s of imports).
-UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
-#: The suite module most likely to meet a defect of each area first. The whole suite still runs (with -x);
-#: this only orders the modules so that the run stops early. An unknown area keeps the plain order.
-FIRST_MODULE = {
-    "auth": "test_auth", "cards": "test_cards", "emails": "test_emails", "token": "test_token",
-    "error bodies": "test_errors", "transitions": "test_transitions", "amounts": "test_transitions",
-    "idempotency": "test_idempotency", "rate limit": "test_rate_limit", "locking": "test_locking",
-    "validation": "test_validation", "schema drift": "test_cards", "PAN leak": "test_cards",
-    "boundaries": "test_boundaries",
-}
 
 #: nodeid -> {"requirements": [ids], "simulator_only": bool}, as the collection subprocess reports them.
 Items = dict[str, dict[str, Any]]
@@ -53,9 +38,6 @@ def _run_suite(*args: str, env: dict[str, str], timeout: float,
                paths: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     return run_suite(SUITE, *args, env=env, timeout=timeout, paths=paths)
 
-
-def _modules(first: str | None) -> tuple[str, ...]:
-    return modules(SUITE, first)
 
 
 @pytest.fixture(scope="module")
@@ -109,30 +91,3 @@ def test_simulator_only_requirements_are_proven_by_simulator_only_tests(collecte
 def test_suites_pass_against_the_embedded_simulator() -> None:
     proc = _run_suite("-n", "2", env=_clean_env(), timeout=600)
     assert proc.returncode == 0, f"suite run failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}"
-
-
-def _bettercharge_defects() -> list[str]:
-    import harness.simulator.app  # noqa: F401  (registers the simulator's defects)
-    from harness.simulator import defects
-
-    return [name for name in defects.names() if name.startswith("bc.")]
-
-
-def test_suites_catch_the_simulators_defects() -> None:
-    """Each chosen deliberate defect alone makes the whole suite fail (one per area, at least twelve)."""
-    chosen = _one_per_area(_bettercharge_defects())
-    areas = _areas()
-    assert len(chosen) >= 12, f"only {len(chosen)} BetterCharge defect areas to try: {chosen}"
-
-    def run(name: str) -> str | None:
-        """None when the suite caught the defect, else what happened."""
-        try:
-            proc = _run_suite("-x", "-n", "2", *UNUSED_PLUGINS, env=_clean_env(PAYCERT_SIMULATOR_DEFECTS=name),
-                              timeout=300, paths=_modules(FIRST_MODULE.get(areas[name])))
-        except subprocess.TimeoutExpired:
-            return f"{name}: the suite run did not finish within 300 s"
-        return None if _caught(proc) else f"{name} (exit {proc.returncode}):\n{proc.stdout[-1500:]}"
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        survivors = [outcome for outcome in pool.map(run, chosen) if outcome is not None]
-    assert not survivors, "defects the suites did not catch:\n" + "\n\n".join(survivors)

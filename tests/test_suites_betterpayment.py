@@ -1,5 +1,6 @@
-"""The Better Payment certification suites: complete (every requirement named), green on the simulator, and able
-to catch broken behaviour (the simulator's deliberate defects each make them fail).
+"""The Better Payment certification suites: complete (every requirement named) and green on the simulator under
+both error transports (that every deliberate simulator defect makes them fail is proven once, by
+tests/test_mutation.py).
 
 The suites run in subprocesses, as a user runs them: `python -m pytest suites/betterpayment`. Collection needs
 no network; the runs start their own embedded simulator per xdist worker.
@@ -11,16 +12,12 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from suite_runs import COLLECT as _COLLECT
-from suite_runs import areas as _areas
-from suite_runs import caught as _caught
 from suite_runs import clean_env as _clean_env
-from suite_runs import modules, run_suite
-from suite_runs import one_per_area as _one_per_area
+from suite_runs import run_suite
 
 from harness.catalog import betterpayment
 
@@ -29,24 +26,13 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "suites/betterpayment"
+#: Plugins the suites do not use, left out of the transport re-run (each worker saves ~1 s of imports).
+UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
 #: The generated contract checks of this API (BP-CONTRACT-* requirements) live in the contract suite.
 CONTRACT_SUITE = "suites/contract/test_betterpayment_contract.py"
 #: A run that found a failing test: exit 1, or 2 when -x with xdist interrupts the session after it. Usage,
 #: collection and internal errors (3, 4) are not a catch, and the output must name the failing test.
-#: The suite module most likely to meet a defect of each area first. The whole suite still runs (with -x);
-#: this only orders the modules so that the run stops early. An unknown area keeps the plain order.
-FIRST_MODULE = {
-    "auth": "test_auth", "error bodies": "test_request_validation", "status codes": "test_auth",
-    "amounts": "test_capture", "idempotency": "test_idempotency", "postback fields": "test_postbacks",
-    "checksum": "test_postbacks", "signature": "test_postbacks", "retries": "test_postback_retries",
-    "3DS": "test_own_mpi", "URL check": "test_url_policy", "schema drift": "test_own_mpi",
-    "PAN leak": "test_card_data", "payment types": "test_synchronous", "leniency": "test_leniency",
-    "boundaries": "test_boundaries",
-}
 
-#: Plugins the suites never use whose import dominates a run's start-up (schemathesis pulls in hypothesis, in
-#: the controller and each xdist worker); the defect runs leave them out to stay within the time budget.
-UNUSED_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
 
 
 
@@ -54,9 +40,6 @@ def _run_suite(*args: str, env: dict[str, str], timeout: float,
                paths: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     return run_suite(SUITE, *args, env=env, timeout=timeout, paths=paths)
 
-
-def _modules(first: str | None) -> tuple[str, ...]:
-    return modules(SUITE, first)
 
 
 def _collect(out: Path, *paths: str) -> dict[str, dict[str, object]]:
@@ -137,28 +120,3 @@ def test_suites_pass_under_the_http_error_transport() -> None:
     proc = _run_suite("-n", "2", *UNUSED_PLUGINS, env=_clean_env(PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT="http"),
                       timeout=600, paths=tuple(f"{SUITE}/{m}.py" for m in TRANSPORT_MODULES))
     assert proc.returncode == 0, f"suite run under http failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}"
-
-
-def _betterpayment_defects() -> list[str]:
-    import harness.simulator.app  # noqa: F401  (registers the simulator's defects)
-    from harness.simulator import defects
-
-    return [name for name in defects.names() if name.startswith("bp.")]
-
-
-def test_suites_catch_the_simulators_defects() -> None:
-    """Each chosen deliberate defect alone makes the whole suite fail (one per area, at least twelve)."""
-    chosen = _one_per_area(_betterpayment_defects())
-    areas = _areas()
-    assert len(chosen) >= 12, f"only {len(chosen)} Better Payment defect areas to try: {chosen}"
-
-    def run(name: str) -> tuple[str, subprocess.CompletedProcess[str]]:
-        proc = _run_suite("-x", "-n", "2", *UNUSED_PLUGINS, env=_clean_env(PAYCERT_SIMULATOR_DEFECTS=name),
-                          timeout=600, paths=_modules(FIRST_MODULE.get(areas[name])))
-        return name, proc
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(run, chosen))
-    survivors = [f"{name} (exit {proc.returncode}):\n{proc.stdout[-1500:]}" for name, proc in results
-                 if not _caught(proc)]
-    assert not survivors, "defects the suites did not catch:\n" + "\n\n".join(survivors)
