@@ -76,6 +76,9 @@ VARIABLES: Final[dict[str, str]] = {
     "PAYCERT_SIMULATOR_DEFECTS": "project tests only: allow (1) or switch on (a name) deliberate simulator defects",
     "PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT": "simulator: how Better Payment errors travel at start (catalog "
                                             "error_transport.modes; default in_band)",
+    "PAYCERT_SIMULATOR_CONTROL_TOKEN": "the control token of a shared simulator (sent on every /_simulator call)",
+    "PAYCERT_FIXTURES": "another API version's fixtures directory (what certify --fixtures DIR sets)",
+    "PAYCERT_MUTATION_FIRST": "project tests only: suite tests whose node id contains this run first in defect runs",
     SETTINGS_FILE_ENV: "set by paycert certify for its child pytest: the run's settings file (never set it)",
 }
 #: Not handed to the child pytest: it signs nothing.
