@@ -155,6 +155,9 @@ class _Progress:
 
 
 _VARYING = re.compile(r"0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|\d+", re.IGNORECASE)
+#: The requirement title that harness.report.labels.titled puts before a failure message: it names the test's
+#: requirement, not the cause, so alike failures of different requirements must compare equal without it.
+_TITLE = re.compile(r"^.*? \([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+[^)]*\): ")
 
 
 def failure_cause(report: pytest.TestReport) -> str:
@@ -167,7 +170,7 @@ def failure_cause(report: pytest.TestReport) -> str:
     if not text:
         lines = report.longreprtext.strip().splitlines()
         text = lines[-1].strip() if lines else ""
-    first = text.splitlines()[0] if text else "failed"
+    first = _TITLE.sub("", text.splitlines()[0], count=1) if text else "failed"
     return _VARYING.sub("N", first)[:200]
 
 
