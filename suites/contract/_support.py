@@ -29,6 +29,7 @@ proven by the BetterCharge suite, not here.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import threading
@@ -634,10 +635,44 @@ def _extra_root_rules(schema: Any, machine: Any, api: str) -> dict[str, Any]:
             self.recorder.record_case(case=case)
             return self._step(StepInput.initial(case))
 
-        name = "paycert_root_" + "".join(ch if ch.isalnum() else "_" for ch in label)
+        name = _root_rule_name(label)
         start.__name__ = start.__qualname__ = name
         roots[name] = rule(target=Bundle("paycert_roots"), case=strategy)(start)
     return roots
+
+
+def _root_rule_name(label: str) -> str:
+    return "paycert_root_" + "".join(ch if ch.isalnum() else "_" for ch in label)
+
+
+def _focused(schema: Any, machine: Any, rules: dict[str, Any], chain: tuple[str, ...]) -> dict[str, Any]:
+    """`rules` (the class attributes from _extra_root_rules) with every other rule of `machine` that is not
+    part of `chain` (by operationId) masked: the root of its first operation and the links from each of its
+    operations to the next stay, the rest become None."""
+    from schemathesis.generation.stateful.state_machine import normalize_name
+
+    op_ids: dict[str, str] = {}
+    for result in schema.get_all_operations():
+        if hasattr(result, "ok"):
+            operation = result.ok()
+            raw = operation.definition.raw
+            named = isinstance(raw, dict) and raw.get("operationId")
+            op_ids[operation.label] = str(raw["operationId"]) if named else operation.label
+    steps = set(itertools.pairwise(chain))
+    focused = dict(rules)
+    for source, transitions in machine._transitions.operations.items():
+        for link in transitions.outgoing:
+            if (op_ids.get(source), op_ids.get(link.target.label)) not in steps:
+                focused[normalize_name(link.full_name)] = None
+    root = next(label for label, op_id in op_ids.items() if op_id == chain[0])
+    keep = {normalize_name(f"RANDOM -> {root}"), _root_rule_name(root)}
+    for name in [*machine.root_rules, *(name for name in rules if name.startswith("paycert_root_"))]:
+        if name not in keep:
+            focused[name] = None
+    focused["_root_labels"] = frozenset({root})
+    masked = {name for name, value in focused.items() if value is None}
+    focused["root_rules"] = frozenset(rules.get("root_rules", machine.root_rules)) - masked
+    return focused
 
 
 def missing_chains(api: str, tracker: ChainTracker) -> list[str]:
@@ -647,17 +682,20 @@ def missing_chains(api: str, tracker: ChainTracker) -> list[str]:
 def run_stateful_walking_chains(schema: Any, exchange: Exchange, tracker: ChainTracker, *, simulator: bool) -> None:
     """run_stateful, then against a simulator prove each of CHAINS was walked at least once.
 
-    Hypothesis picks the links at random, so a budget's worth of scenarios can miss a chain that works; more
-    rounds (at most EXTRA_CHAIN_ROUNDS) are run until every chain was walked. A chain still missing then is a
-    failure: the document's links (or the simulator's answers to them) do not lead there.
+    Hypothesis picks the links and the data at random, so a budget's worth of scenarios can miss a chain that
+    works (a three-step chain needs a valid capture and then a refund within what was captured). Each chain
+    still missing gets focused rounds (at most EXTRA_CHAIN_ROUNDS): the same state machine with every rule but
+    the chain's root and its links masked, so every scenario tries exactly that chain. A chain missing after
+    that is a failure: the document's links (or the simulator's answers to them) do not lead there.
     """
     run_stateful(schema, exchange, tracker)
     if not simulator or stateful_scenarios() < MIN_SCENARIOS_FOR_CHAINS:
         return
-    for _round in range(EXTRA_CHAIN_ROUNDS):
-        if not missing_chains(exchange.api, tracker):
-            return
-        run_stateful(schema, exchange, tracker)
+    for chain in CHAINS[exchange.api]:
+        for _round in range(EXTRA_CHAIN_ROUNDS):
+            if tracker.walked(chain):
+                break
+            run_stateful(schema, exchange, tracker, focus=chain)
     assert_chains_walked(exchange.api, tracker)
 
 
@@ -668,10 +706,14 @@ def assert_chains_walked(api: str, tracker: ChainTracker) -> None:
         pytest.fail(f"the stateful phase never completed {missing} along the document's links; seen: {sample}")
 
 
-def run_stateful(schema: Any, exchange: Exchange, tracker: ChainTracker, scenarios: int | None = None) -> None:
-    """Run the document's link-driven state machine against the target through `exchange`."""
+def run_stateful(schema: Any, exchange: Exchange, tracker: ChainTracker, scenarios: int | None = None,
+                 focus: tuple[str, ...] | None = None) -> None:
+    """Run the document's link-driven state machine against the target through `exchange` (with `focus`, only
+    the rules walking that chain of operationIds)."""
     base = schema.as_state_machine()
     extra_roots = _extra_root_rules(schema, base, exchange.api)
+    if focus is not None:
+        extra_roots = _focused(schema, base, extra_roots, focus)
     failures: list[BaseException] = []
     started = [0]
 
