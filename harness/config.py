@@ -124,6 +124,8 @@ class Settings:
     ca_bundle: str | None = None
     budget_dir: str | None = None
     allow_production: bool = False
+    #: the control token of a shared simulator (`paycert simulate --control-token`), sent on every control call
+    simulator_control_token: str | None = None
     #: the effective PAYCERT_/BETTER* variables (.env overlaid by the environment), for consumers that own
     #: the validation of their variables (the contract suite's run options, the report's operator and key)
     variables: Mapping[str, str] = field(default_factory=dict)
@@ -131,7 +133,8 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in an artefact (the leak audit looks for them)."""
-        return tuple(s for s in (*self.betterpayment.secrets, *self.bettercharge.secrets) if len(s) >= 4)
+        token = (self.simulator_control_token,) if self.simulator_control_token else ()
+        return tuple(s for s in (*self.betterpayment.secrets, *self.bettercharge.secrets, *token) if len(s) >= 4)
 
     def api(self, name: str) -> BetterPaymentSettings | BetterChargeSettings:
         if name not in self.apis:
@@ -336,6 +339,7 @@ def load_settings(
         ca_bundle=_ca_bundle(env.get("PAYCERT_CA_BUNDLE", "")),
         budget_dir=env.get("PAYCERT_BUDGET_DIR", "").strip() or None,
         allow_production=allow_production,
+        simulator_control_token=env.get("PAYCERT_SIMULATOR_CONTROL_TOKEN", "").strip() or None,
         variables={k: v for k, v in env.items() if k != SETTINGS_FILE_ENV},
     )
 

@@ -231,11 +231,10 @@ class Target:
 
 @pytest.fixture(scope="session")
 def paycert_target(pytestconfig: pytest.Config, paycert_settings: Settings) -> Iterator[Target]:
-    from harness.config import read_environment
-    from harness.simulator_control import TOKEN_ENV, use_token
+    from harness.simulator_control import use_token
 
     # A shared simulator's control token (paycert simulate --control-token), for every control call of the run.
-    use_token(read_environment(pytestconfig.getoption("--paycert-env-file")).get(TOKEN_ENV))
+    use_token(paycert_settings.simulator_control_token)
     if paycert_settings.target == "sandbox":
         yield Target(paycert_settings, None, embedded=False)
         return

@@ -6,14 +6,14 @@ written here once; the routes themselves are in harness/simulator/control.py and
 A refused call or an unreachable simulator raises ControlError naming the path, never a bare httpx exception.
 
 A shared simulator started with `paycert simulate --control-token T` answers /_simulator only to requests
-carrying T in the X-Paycert-Control-Token header. The token comes from PAYCERT_SIMULATOR_CONTROL_TOKEN (the
-environment or the run's .env file: the pytest plugin calls `use_token` once per session), and every control
+carrying T in the X-Paycert-Control-Token header. The token is the run's settings field `simulator_control_token`
+(PAYCERT_SIMULATOR_CONTROL_TOKEN in the environment or the run's .env, read once by harness/config.py): the
+pytest plugin calls `use_token` with it once per session, and every control
 request of the suites goes through `control_headers()`, this module's clients or `control_client()`.
 """
 
 from __future__ import annotations
 
-import os
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,19 +22,18 @@ import httpx
 from harness.errors import ControlError
 
 PREFIX = "/_simulator"
-TOKEN_ENV = "PAYCERT_SIMULATOR_CONTROL_TOKEN"
 TOKEN_HEADER = "X-Paycert-Control-Token"  # the simulator's edge (harness/simulator/edge.py) checks it
 _token: dict[str, str | None] = {}
 
 
 def use_token(token: str | None) -> None:
-    """Set the control token for this process (None: fall back to the environment)."""
+    """Set the control token for this process (None: no token)."""
     _token["value"] = token.strip() if token and token.strip() else None
 
 
 def control_headers() -> dict[str, str]:
     """The header every /_simulator request carries; empty when no token is configured."""
-    token = _token.get("value") or os.environ.get(TOKEN_ENV, "").strip()
+    token = _token.get("value")
     return {TOKEN_HEADER: token} if token else {}
 
 

@@ -199,14 +199,23 @@ def test_the_default_env_file_is_as_strict(tmp_path: Path, monkeypatch: pytest.M
 def test_env_file_and_environment_mean_the_same(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("\ufeffPAYCERT_POSTBACK_URL=https://hooks.example.test/pb\nPAYCERT_POSTBACK_PORT=8099\n"
-                   "BETTERCHARGE_MERCHANT_ID=m-1\nPAYCERT_CONTRACT_STATS=/tmp/x.json\n")
+                   "BETTERCHARGE_MERCHANT_ID=m-1\nPAYCERT_CONTRACT_STATS=/tmp/x.json\n"
+                   "PAYCERT_SIMULATOR_CONTROL_TOKEN=ctl-token-77\n")
     from_file = load_settings(env, environ={})
     from_env = load_settings(environ={"PAYCERT_POSTBACK_URL": "https://hooks.example.test/pb",
                                       "PAYCERT_POSTBACK_PORT": "8099", "BETTERCHARGE_MERCHANT_ID": "m-1",
-                                      "PAYCERT_CONTRACT_STATS": "/tmp/x.json"})
+                                      "PAYCERT_CONTRACT_STATS": "/tmp/x.json",
+                                      "PAYCERT_SIMULATOR_CONTROL_TOKEN": "ctl-token-77"})
     assert from_file == from_env
-    assert (from_file.postback_url, from_file.postback_port, from_file.bettercharge.merchant_id) == (
-        "https://hooks.example.test/pb", 8099, "m-1")
+    assert (from_file.postback_url, from_file.postback_port, from_file.bettercharge.merchant_id,
+            from_file.simulator_control_token) == ("https://hooks.example.test/pb", 8099, "m-1", "ctl-token-77")
+    # the control token is a secret like the credentials: the leak audit looks for it
+    assert "ctl-token-77" in from_file.secrets
+    handed = write_settings_file(from_file)
+    try:
+        assert read_settings_file(handed).simulator_control_token == "ctl-token-77"
+    finally:
+        remove_settings_file(handed)
 
 
 # ---------------------------------------------------------------- one settings object, handed over in a file
