@@ -131,7 +131,7 @@ def test_the_field_shim_moves_a_limit_by_one_unit(kind: str, limit: float, direc
                                                   expected: Any) -> None:
     step = 0.01 if isinstance(limit, float) else 1
     b = _row(id="BC-BOUND-SHIM-TEST", number=limit, params={"field": "card.x", "kind": kind, "step": step})
-    sim_boundaries._BY_ID[b.id] = b
+    sim_boundaries.index(b)
     try:
         name = sim_boundaries.defect_name(b, direction)
         body = {"card": {"x": value}, "other": 1}
@@ -149,7 +149,7 @@ def test_the_field_shim_moves_a_limit_by_one_unit(kind: str, limit: float, direc
         assert sim_boundaries.shim_fields(lambda n: False, "bettercharge", {"card": {"x": value}}, refuse) == {
             "card": {"x": value}}
     finally:
-        del sim_boundaries._BY_ID[b.id]
+        sim_boundaries.forget(b)
 
 
 def test_the_report_shows_each_side_of_each_boundary() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from harness.catalog.boundaries import Boundary, BoundaryRow, Exempt, max_length_rows, resolve
 from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
@@ -373,6 +373,7 @@ class BetterPaymentCatalog(Entry):
     rules: list[Rule]
     boundaries: list[BoundaryRow] = Field(default_factory=list)
     boundary_exempt: list[Exempt] = Field(default_factory=list)
+    _payment_types_by_name: dict[str, PaymentType] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> BetterPaymentCatalog:
@@ -452,7 +453,10 @@ class BetterPaymentCatalog(Entry):
         return lookup(self.statuses, "betterpayment.yaml statuses", name=name)
 
     def payment_type(self, name: str) -> PaymentType | None:
-        return next((p for p in self.payment_types if p.name == name), None)
+        # A dict built on first use: the simulator asks on every payment request.
+        if not self._payment_types_by_name:
+            self._payment_types_by_name.update((p.name, p) for p in self.payment_types)
+        return self._payment_types_by_name.get(name)
 
     def error_status(self, error_id: str, transport: ErrorTransport) -> int:
         """The HTTP status an error row is answered with under an error transport (catalog error_transport)."""
