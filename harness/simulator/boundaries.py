@@ -135,6 +135,8 @@ def shim_fields(defect: DefectCheck, api: str, body: dict[str, Any],
         value = parent[leaf]
         kind = b.params.get("kind", "max_length")
         limit = b.number
+        if limit is None:  # _FIELD_ROWS holds numbered rows only
+            continue
         if kind == "max_length" and isinstance(value, str):
             at, beyond = len(value) == limit, len(value) == limit + 1
             fixed: Any = value[:int(limit)]
