@@ -58,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): catalog requirement ids this test proves")
     config.addinivalue_line("markers", "simulator_only: needs the simulator's control interface")
+    config.addinivalue_line("markers", "provokes_rate_limit: goes past the rate limit on purpose (its 429s are "
+                                       "counted apart from the run's unplanned ones)")
     config.pluginmanager.register(_Collector(config), "paycert-collector")
     # Settings load lazily (the project's own tests never need them); this says how, for a plain pytest run.
     # A run of `paycert certify` hands its settings over in a file instead (harness.config).
@@ -301,6 +303,7 @@ def _paycert_evidence_case(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     recorder = request.getfixturevalue("paycert_evidence")
     sent: dict[str, list[int]] = {}
+    provoked = request.node.get_closest_marker("provokes_rate_limit") is not None
     with recorder.case(request.node.nodeid):
         try:
             yield
@@ -308,10 +311,11 @@ def _paycert_evidence_case(request: pytest.FixtureRequest) -> Iterator[None]:
             for exchange in recorder.exchanges(request.node.nodeid):
                 api = api_of_path(urlsplit(exchange.url).path)
                 if api is not None and exchange.status != 0:
-                    counts = sent.setdefault(api, [0, 0])
+                    counts = sent.setdefault(api, [0, 0, 0])
                     counts[0] += 1
-                    counts[1] += exchange.status == 429
-    # requests this test spent per API, and how many were answered 429 (the report's budget section)
+                    counts[2 if provoked else 1] += exchange.status == 429
+    # requests this test spent per API, how many were answered 429 unplanned and how many on purpose (the
+    # report's budget section: a budgeted run must have no unplanned one)
     request.node.user_properties.append(("requests", sent))
 
 

@@ -351,6 +351,25 @@ def test_a_run_whose_settings_cannot_be_read_stops_instead_of_running_unredacted
     assert "1 failed" not in proc.stdout
 
 
+def test_provoked_429s_are_counted_apart_from_unplanned_ones(tmp_path: Path) -> None:
+    """A budgeted sandbox run must have no unplanned 429; the rate-limit tests' own 429s are a separate count."""
+    from harness.config import load_settings
+    from harness.report.certify import spent_per_key
+
+    path = tmp_path / "progress.jsonl"
+    events = [{"event": "test", "nodeid": "a", "outcome": "passed", "requests": {"bettercharge": [101, 0, 1]}},
+              {"event": "test", "nodeid": "b", "outcome": "passed", "requests": {"bettercharge": [3, 1, 0]}},
+              {"event": "test", "nodeid": "c", "outcome": "passed", "requests": {"bettercharge": [2, 0]}}]
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    reader = _ProgressReader(path)
+    reader.poll()
+    assert (reader.requests["bettercharge"], reader.rate_limited["bettercharge"],
+            reader.provoked["bettercharge"]) == (106, 1, 1)
+    (row,) = spent_per_key(load_settings(environ={}), ("bettercharge",), reader.requests, reader.rate_limited,
+                           provoked=reader.provoked)
+    assert (row["requests"], row["rate_limited"], row["provoked_429"]) == (106, 1, 1)
+
+
 def test_progress_line_gives_requests_budget_and_an_eta_bounded_by_the_rate_limit(tmp_path: Path) -> None:
     from harness.report.progress import Budget, describe_run
 

@@ -31,6 +31,7 @@ from harness.clients import (
     BetterPaymentClient,
     BudgetTimeout,
     InfrastructureError,
+    ObservingBudget,
     RequestBudget,
     RetryPolicy,
     idempotency_headers,
@@ -425,6 +426,66 @@ def test_client_spends_one_budget_slot_per_attempt_and_reports_exhaustion(tmp_pa
     assert len(server.requests) == 2
 
 
+def _rate(remaining: int, reset: float, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, json={}, headers={"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": str(remaining),
+                                                    "X-RateLimit-Reset": str(int(reset))})
+
+
+def test_budget_spends_the_servers_fixed_windows_not_a_sliding_one_of_its_own(tmp_path: Path) -> None:
+    """Three requests late in the server's window: the fourth goes at its reset (plus the clock margin), not a
+    whole window after the first, as a sliding window would make it."""
+    from harness.clients.budget import RESET_MARGIN
+
+    fake = FakeTime()
+    reset = NOW + 10.0
+    budget = rate_limit_budget(API_KEY, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)
+    budget = RequestBudget(API_KEY, 3, 60.0, directory=tmp_path, clock=fake.clock, sleep=fake.sleep,
+                           remaining_header=budget.remaining_header, reset_header=budget.reset_header)
+    server = Server(_rate(2, reset), _rate(1, reset), _rate(0, reset), _rate(2, reset + 60))
+    client = _bc(server, _policy([]), budget=budget)
+    for _ in range(3):
+        client.get_payment("p1")
+    client.get_payment("p1")
+    assert fake.sleeps == [pytest.approx(reset + RESET_MARGIN - NOW)]
+    assert len(server.requests) == 4
+
+
+def test_budget_counts_what_the_server_says_is_left_less_what_is_in_flight(tmp_path: Path) -> None:
+    fake = FakeTime()
+    budget = RequestBudget(API_KEY, 100, 60.0, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)
+    budget.observe(2, NOW + 30)  # another client of the key left 2
+    assert budget.try_acquire() == 0.0  # one on its way
+    assert budget.try_acquire() == 0.0  # and a second: the server's 2 are claimed
+    assert budget.try_acquire() > 0  # although our own sliding window has room for 98 more
+    budget.observe(1, NOW + 30)  # the first answer: the server counted it, the second is still in flight
+    assert budget.try_acquire() > 0
+    budget.observe(0, NOW + 30)
+    assert budget.in_window() == 100
+    fake.now = NOW + 33
+    assert budget.try_acquire() == 0.0  # the server's next window
+
+
+def test_an_observing_budget_never_waits_but_makes_the_others_wait(tmp_path: Path) -> None:
+    """The rate-limit suite drains the window on purpose: the budgeted clients of the run must not then send
+    into it and meet an unplanned 429."""
+    fake = FakeTime()
+    shared = RequestBudget(API_KEY, 3, 60.0, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)
+    drainer = ObservingBudget(RequestBudget(API_KEY, 3, 60.0, directory=tmp_path, clock=fake.clock))
+    for left in (2, 1, 0, 0):
+        assert drainer.acquire() == 0.0
+        drainer.observe(left, NOW + 20)
+    assert shared.try_acquire() == pytest.approx(20 + 2.0)
+
+
+def test_budget_reads_the_old_file_format_and_survives_a_broken_file(tmp_path: Path) -> None:
+    fake = FakeTime()
+    budget = RequestBudget(API_KEY, 2, 60.0, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)
+    budget.path.write_text(json.dumps([NOW - 1, NOW - 2]))
+    assert budget.try_acquire() > 0
+    budget.path.write_text('{"stamps": "x", "remaining": true, "reset": "soon"}')
+    assert budget.try_acquire() == 0.0
+
+
 def _acquire_in_other_process(directory: str, limit: int, window: float, go: Any, results: Any) -> None:
     budget = RequestBudget(API_KEY, limit, window, directory=directory, max_wait=5)
     results.put("ready")
@@ -479,6 +540,7 @@ def test_public_api_is_pinned() -> None:
         "HeaderAuth",
         "IdempotencyKey",
         "InfrastructureError",
+        "ObservingBudget",
         "Omit",
         "OperationSpec",
         "RequestBudget",

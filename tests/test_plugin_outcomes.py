@@ -47,3 +47,40 @@ def test_only_a_typed_skip_counts_as_not_verifiable(pytester: pytest.Pytester) -
         "test_plain_skip": "skipped",
     }
     assert records["test_typed_in_a_fixture"]["message"] == "this target has no clock to move"
+
+
+SPENDING = """
+import httpx
+import pytest
+from harness.clients import BetterChargeClient
+
+def _client():
+    answers = iter([429, 200, 429])
+    transport = httpx.MockTransport(lambda request: httpx.Response(next(answers), json={}))
+    return BetterChargeClient("https://bc.test", "k", "p", transport=transport).without_retries()
+
+@pytest.mark.requirement("BC-RATE-429")
+def test_unplanned():
+    client = _client()
+    client.get_payment("bc_1"); client.get_payment("bc_2")
+
+@pytest.mark.provokes_rate_limit
+@pytest.mark.requirement("BC-RATE-429")
+def test_on_purpose():
+    client = _client()
+    client.get_payment("bc_1"); client.get_payment("bc_2"); client.get_payment("bc_3")
+"""
+
+
+def test_a_429_the_test_provokes_on_purpose_is_counted_apart(pytester: pytest.Pytester) -> None:
+    """The budget section of a report must show the run's unplanned 429s (a budget that failed), apart from
+    the ones the rate-limit tests ask for."""
+    pytester.makepyfile(test_spending=SPENDING)
+    run = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "0", "--junitxml=junit.xml")
+    run.assert_outcomes(passed=2)
+    import xml.etree.ElementTree as ET
+
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    spent = {case.get("name"): prop.get("value") for case in cases for prop in case.iter("property")
+             if prop.get("name") == "requests"}
+    assert spent == {"test_unplanned": "{'bettercharge': [2, 1, 0]}", "test_on_purpose": "{'bettercharge': [3, 0, 2]}"}

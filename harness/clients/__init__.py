@@ -22,7 +22,7 @@ from harness.clients.base import (
 )
 from harness.clients.bettercharge import BetterChargeClient, rate_limit_budget
 from harness.clients.betterpayment import BetterPaymentClient, idempotency_headers
-from harness.clients.budget import BudgetTimeout, RequestBudget
+from harness.clients.budget import BudgetTimeout, ObservingBudget, RequestBudget
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -35,6 +35,7 @@ __all__ = [
     "HeaderAuth",
     "IdempotencyKey",
     "InfrastructureError",
+    "ObservingBudget",
     "Omit",
     "OperationSpec",
     "RequestBudget",

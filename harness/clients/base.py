@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from harness.clients.budget import RequestBudget
+from harness.clients.budget import Budget
 from harness.errors import BudgetTimeout, ClientError, InfrastructureError
 from harness.evidence import EXTENSION_KEY, RecordingTransport
 
@@ -216,7 +216,7 @@ class ApiClient:
         idempotency_header: str = "Idempotency-Key",
         idempotent_methods: Iterable[str] = ("POST",),
         retry: RetryPolicy | None = None,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
@@ -374,6 +374,8 @@ class ApiClient:
             try:
                 response = self._http.send(request) if authenticate else self._http.send(request, auth=None)
             except httpx.TransportError as exc:
+                if self._budget is not None:
+                    self._budget.observe(None, None)  # no longer in flight
                 if not policy.retry_on_transport_error or attempt == policy.max_attempts:
                     raise InfrastructureError(
                         f"{operation}: {type(exc).__name__} after {attempt} attempt(s): {exc}",
@@ -385,6 +387,8 @@ class ApiClient:
                 _log.info("%s: %s, retry %d in %.2f s", operation, type(exc).__name__, attempt, wait)
                 policy.sleep(wait)
                 continue
+            if self._budget is not None:
+                self._budget.observe_headers(response.headers)
             if not policy.is_retryable_status(response.status_code):
                 return response
             if attempt == policy.max_attempts:

@@ -23,15 +23,18 @@ from harness.clients.base import (
     IdempotencyKey,
     RetryPolicy,
 )
-from harness.clients.budget import RequestBudget
+from harness.clients.budget import Budget, RequestBudget
 
 __all__ = ["BetterChargeClient", "rate_limit_budget"]
 
 
 def rate_limit_budget(api_key: str, **kwargs: Any) -> RequestBudget:
-    """A RequestBudget sized by the catalog's documented rate limit (requests per window, per API key)."""
+    """A RequestBudget sized by the catalog's documented rate limit (requests per window, per API key), reading
+    the documented Remaining and Reset headers of every answer."""
     limit = bettercharge_catalog().rate_limit
-    return RequestBudget(api_key, limit.limit, float(limit.window_seconds), **kwargs)
+    named = {name.rsplit("-", 1)[-1].lower(): name for name in limit.headers}
+    return RequestBudget(api_key, limit.limit, float(limit.window_seconds), remaining_header=named.get("remaining"),
+                         reset_header=named.get("reset") if limit.reset_format == "unix_seconds" else None, **kwargs)
 
 
 class BetterChargeClient(ApiClient):
@@ -50,7 +53,7 @@ class BetterChargeClient(ApiClient):
         partner_id: str,
         *,
         retry: RetryPolicy | None = None,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

@@ -16,7 +16,7 @@ import httpx
 
 from harness.catalog import betterpayment as betterpayment_catalog
 from harness.clients.base import DEFAULT_TIMEOUT, ApiClient, IdempotencyKey, RetryPolicy
-from harness.clients.budget import RequestBudget
+from harness.clients.budget import Budget
 from harness.postback_signing import php_http_build_query
 
 __all__ = ["BetterPaymentClient", "idempotency_headers"]
@@ -70,7 +70,7 @@ class BetterPaymentClient(ApiClient):
         *,
         idempotency_header: str | None = None,
         retry: RetryPolicy | None = None,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

@@ -103,6 +103,7 @@ class _PytestRun:
     stopped_early: str | None = None
     requests: dict[str, int] = field(default_factory=dict)
     rate_limited: dict[str, int] = field(default_factory=dict)
+    provoked: dict[str, int] = field(default_factory=dict)
 
 
 def _plugin_args() -> list[str]:
@@ -171,7 +172,7 @@ def _run_pytest_with(cmd: Sequence[str], run_dir: Path, console: Console, env: d
             say(console, f"  {line}")
     errors = [{"nodeid": n, "message": m} for n, m in reader.collection_errors.items()]
     return _PytestRun(proc.returncode, reader.total, errors, stopped, dict(reader.requests),
-                      dict(reader.rate_limited))
+                      dict(reader.rate_limited), dict(reader.provoked))
 
 
 def _budgets(settings: Settings) -> Callable[[], list[Budget]]:
@@ -244,8 +245,11 @@ def _base_urls(settings: Settings, apis: Sequence[str]) -> tuple[dict[str, str],
 
 
 def spent_per_key(settings: Settings, apis: Sequence[str], requests: Mapping[str, int],
-                  rate_limited: Mapping[str, int], preflight: Sequence[Any] = ()) -> tuple[dict[str, Any], ...]:
-    """Requests the run sent per API key (named by a hash, never the key), preflight included, and their 429s."""
+                  rate_limited: Mapping[str, int], preflight: Sequence[Any] = (),
+                  provoked: Mapping[str, int] | None = None) -> tuple[dict[str, Any], ...]:
+    """Requests the run sent per API key (named by a hash, never the key), preflight included, and their 429s:
+    `rate_limited` the unplanned ones (the budget failed to avoid them), `provoked_429` the ones tests marked
+    provokes_rate_limit asked for."""
     import hashlib
 
     before = {c.api: c.requests for c in preflight}
@@ -254,7 +258,8 @@ def spent_per_key(settings: Settings, apis: Sequence[str], requests: Mapping[str
         key = settings.bettercharge.api_key if api == "bettercharge" else settings.betterpayment.api_key
         rows.append({"api": api, "key": "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16],
                      "requests": int(requests.get(api, 0)) + before.get(api, 0),
-                     "rate_limited": int(rate_limited.get(api, 0))})
+                     "rate_limited": int(rate_limited.get(api, 0)),
+                     "provoked_429": int((provoked or {}).get(api, 0))})
     return tuple(rows)
 
 
@@ -357,7 +362,7 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
         fixtures=str(fixtures_override()) if fixtures_override() is not None else None,
         resumed_from=resumed.run_id if resumed else None,
         requests=spent_per_key(inputs.settings, options.apis, pytest_run.requests, pytest_run.rate_limited,
-                               preflight.checks),
+                               preflight.checks, pytest_run.provoked),
     )
     secrets = [*inputs.settings.secrets, *inputs.signer.secret_forms()]
     pans = list(known_pans())

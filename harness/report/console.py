@@ -97,6 +97,8 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
         say(console, f"leak audit: clean ({audit['files_scanned']} files scanned)")
     for spent in run.get("requests", []):
         limited = f", {spent['rate_limited']} answered 429" if spent["rate_limited"] else ", none answered 429"
+        if spent.get("provoked_429"):
+            limited += f" (and {spent['provoked_429']} provoked on purpose by the rate-limit tests)"
         say(console, f"requests: {spent['api']} key {spent['key']}: {spent['requests']}{limited}")
     if run.get("resumed_from"):
         say(console, f"resumed from run {run['resumed_from']}: its passed tests were not run again")

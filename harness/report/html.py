@@ -323,7 +323,8 @@ class _Renderer:
             rows.append(("waiver file", f"{run['waiver_file']['path']} (sha256 {run['waiver_file']['sha256']})"))
         for spent in run.get("requests", []):
             rows.append((f"requests {spent['api']}", f"{spent['requests']} with key {spent['key']}, "
-                                                    f"{spent['rate_limited']} answered 429"))
+                                                    f"{spent['rate_limited']} answered 429 unplanned, "
+                                                    f"{spent.get('provoked_429', 0)} provoked on purpose"))
         if run.get("resumed_from"):
             rows.append(("resumed from", run["resumed_from"]))
         body = "".join(f"<tr><th>{e(k)}</th><td class=mono>{e(v)}</td></tr>" for k, v in rows)

@@ -37,6 +37,7 @@ class ProgressReader:
         self.exitstatus: int | None = None
         self.requests: Counter[str] = Counter()
         self.rate_limited: Counter[str] = Counter()
+        self.provoked: Counter[str] = Counter()
         self.causes: Counter[str] = Counter()
         self.first_test_at: float | None = None
         self.started_at = time.monotonic()
@@ -75,9 +76,10 @@ class ProgressReader:
             spent = event.get("requests")
             if isinstance(spent, dict):
                 for api, pair in spent.items():
-                    if isinstance(pair, list) and len(pair) == 2:
+                    if isinstance(pair, list) and len(pair) in (2, 3):
                         self.requests[str(api)] += int(pair[0])
                         self.rate_limited[str(api)] += int(pair[1])
+                        self.provoked[str(api)] += int(pair[2]) if len(pair) == 3 else 0
             if outcome in ("failed", "error") and event.get("cause"):
                 self.causes[str(event["cause"])] += 1
         elif kind == "collect_error":

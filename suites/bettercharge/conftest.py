@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.clients import DEFAULT_TIMEOUT, BetterChargeClient, RetryPolicy, rate_limit_budget
+from harness.clients import DEFAULT_TIMEOUT, BetterChargeClient, ObservingBudget, RetryPolicy, rate_limit_budget
 from harness.simulator_control import SimulatorControl
 
 from .support import Api, ClientFactory, MerchantRef, Merchants
@@ -55,8 +55,9 @@ def api(bettercharge_client: BetterChargeClient, paycert_target: Any, merchants:
 def make_client(paycert_target: Any) -> Iterator[ClientFactory]:
     """More clients of the target: other credentials, other retry policies or timeouts, one per thread.
 
-    Against a sandbox they share the run's request budget unless `budget=False` (the rate-limit suite must
-    be able to go past the limit).
+    Against a sandbox they share the run's request budget; with `budget=False` (the rate-limit suite must be
+    able to go past the limit) they never wait for it, but what they send and the answers' rate headers still
+    count in it, so the run's other clients wait out the drained window instead of meeting a 429.
     """
     made: list[BetterChargeClient] = []
     settings = paycert_target.settings.bettercharge
@@ -65,10 +66,10 @@ def make_client(paycert_target: Any) -> Iterator[ClientFactory]:
              timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, budget: bool = True) -> BetterChargeClient:
         key = api_key or settings.api_key
         sandbox = paycert_target.name == "sandbox" and not paycert_target.embedded
+        shared = rate_limit_budget(key, directory=paycert_target.settings.budget_dir) if sandbox else None
         client = BetterChargeClient(paycert_target.base_url("bettercharge"), key, partner_id or settings.partner_id,
                                     retry=retry, timeout=timeout,
-                                    budget=(rate_limit_budget(key, directory=paycert_target.settings.budget_dir)
-                                            if budget and sandbox else None))
+                                    budget=shared if budget or shared is None else ObservingBudget(shared))
         made.append(client)
         return client
 

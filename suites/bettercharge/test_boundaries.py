@@ -21,7 +21,8 @@ from .support import CATALOG, Api, ClientFactory
 CASES = [
     pytest.param(b, side, id=b.test_id(side),
                  marks=[pytest.mark.requirement(b.requirement),
-                        *([pytest.mark.simulator_only] if b.simulator_only else [])])
+                        *([pytest.mark.simulator_only] if b.simulator_only else []),
+                        *([pytest.mark.provokes_rate_limit] if b.probe.startswith("rate_") else [])])
     for b in CATALOG.all_boundaries for side in SIDES
 ]
 

@@ -123,6 +123,7 @@ def test_every_answer_carries_the_rate_headers(api: Api, make_client: ClientFact
         check_schema(op, response)
 
 
+@pytest.mark.provokes_rate_limit
 @pytest.mark.requirement(RL.id, "BC-RATE-429")
 def test_the_request_after_the_last_one_gets_429(api: Api, make_client: ClientFactory) -> None:
     client = make_client(budget=False).without_retries()
@@ -130,6 +131,7 @@ def test_the_request_after_the_last_one_gets_429(api: Api, make_client: ClientFa
 
 
 @pytest.mark.simulator_only
+@pytest.mark.provokes_rate_limit
 @pytest.mark.requirement(RL.id, "BC-RATE-RESET")
 def test_requests_pass_again_after_the_reset(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
     client = make_client(budget=False).without_retries()
@@ -150,6 +152,7 @@ def test_requests_pass_again_after_the_reset(api: Api, make_client: ClientFactor
 
 
 @pytest.mark.simulator_only
+@pytest.mark.provokes_rate_limit
 @pytest.mark.requirement(RL.id, "BC-RATE-PER-KEY")
 def test_the_limit_is_counted_per_api_key(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
     sim = CATALOG.simulator
