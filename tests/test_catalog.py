@@ -123,3 +123,13 @@ def test_unreadable_catalog_raises_catalog_error(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(common, "fixtures_dir", lambda: tmp_path)
     with pytest.raises(CatalogError, match=r"x\.yaml"):
         common.load_yaml("x.yaml")
+
+
+def test_a_state_only_the_control_interface_reaches_is_simulator_only() -> None:
+    """A sandbox run cannot show RECEIVED (a forced state) or PROCESSING (the retry email's window, a simulator
+    convention); it can show AUTHORIZED and DECLINED. The flag is derived from the situations, not hand-set."""
+    from harness.catalog import bettercharge as bc
+
+    flags = {r.id: r.simulator_only for r in bc().requirements if r.kind == "state"}
+    assert flags["BC-STATE-RECEIVED"] and flags["BC-STATE-PROCESSING"] and flags["BC-STATE-UNKNOWN"]
+    assert not flags["BC-STATE-AUTHORIZED"] and not flags["BC-STATE-DECLINED"] and not flags["BC-STATE-VOIDED"]

@@ -130,6 +130,18 @@ def test_not_verifiable_requirement_the_catalog_says_a_sandbox_can_verify_blocks
     assert "not verifiable on this target although the catalog says" in decision.verdict.reasons[0]
 
 
+def test_a_requirement_proven_by_the_tests_that_could_run_passes_and_names_the_others() -> None:
+    """On a sandbox some tests of a requirement need the simulator's control interface; the ones that ran
+    prove it, and the reason says how many could not run. A failure among the ones that ran still blocks."""
+    req = sandbox_verifiable()
+    decision, j = one(req, rec("t1", req.id), rec("t2", req.id, outcome="not_verifiable"),
+                      rec("t3", req.id, outcome="not_verifiable"))
+    assert (j.outcome, j.gate) == (Outcome.PASSED, Gate.PASSED) and decision.verdict.ready
+    assert "2 tests not verifiable on this target" in j.reason
+    _, j = one(req, rec("t1", req.id, outcome="failed"), rec("t2", req.id, outcome="not_verifiable"))
+    assert (j.outcome, j.gate) == (Outcome.FAILED, Gate.BLOCKING)
+
+
 def test_xfail_marked_test_does_not_prove_its_requirement() -> None:
     _, j = one(mandatory(), rec("t1", CARD, outcome="xfailed", message="known bug"))
     assert (j.outcome, j.gate) == (Outcome.FAILED, Gate.BLOCKING)
@@ -141,7 +153,8 @@ def test_outcome_precedence() -> None:
                                                  if x == "failed" else None) for i, x in enumerate(outcomes)]))
 
     assert o() is Outcome.UNTESTED
-    assert o("passed", "not_verifiable") is Outcome.NOT_VERIFIABLE
+    assert o("passed", "not_verifiable") is Outcome.PASSED
+    assert o("not_verifiable", "not_verifiable") is Outcome.NOT_VERIFIABLE
     assert o("not_verifiable", "skipped") is Outcome.SKIPPED
     assert o("skipped", "failed") is Outcome.FAILED
 

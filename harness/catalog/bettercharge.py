@@ -261,8 +261,12 @@ class BetterChargeCatalog(Entry):
         api = self.api
         reqs: list[Requirement] = []
         for s in self.states:
+            # A state only the simulator's control interface leads to (every situation ending in it is
+            # simulator-only: a forced state, the retry email's processing window) cannot be shown on a sandbox.
+            reaching = [sit for sit in self.situations.values() if sit.state == s.name]
             reqs.append(Requirement(id=s.id, api=api, kind="state", title=f"State {s.name}: {s.description}",
-                                    provenance=s.provenance, source=s.source))
+                                    provenance=s.provenance, source=s.source,
+                                    simulator_only=bool(reaching) and all(sit.simulator_only for sit in reaching)))
         for c in self.cards:
             what = "authorizes" if c.outcome == "approve" else f"fails with {c.failure_reason}"
             reqs.append(Requirement(id=c.id, api=api, kind="card",

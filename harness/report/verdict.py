@@ -8,8 +8,9 @@ Outcome of a requirement, from the records of the tests that name it (strongest 
     failed          a test failed on a contract check (or an advisory check, or an xfail-marked test)
     infrastructure  a test failed because the target did not answer properly (5xx, 429, timeout)
     skipped         a test was skipped for a reason other than "not verifiable on this target"
-    not_verifiable  a test needs the simulator's control interface and the target has none
-    passed          at least one test ran and every test passed
+    passed          at least one test ran and every test that ran passed (tests not verifiable on this target
+                    are listed with it: the simulator run proves them)
+    not_verifiable  no test could run: each needs the simulator's control interface and the target has none
     untested        no test names the requirement
 
 Gate status of a requirement: passed, blocking, warning, not_verifiable (excused, listed, never passed) or
@@ -54,13 +55,15 @@ class WaiverStatus(StrEnum):
 
 
 RULES: Final[tuple[str, ...]] = (
-    "A requirement passes when at least one of its tests ran and every one of its tests passed.",
+    "A requirement passes when at least one of its tests ran and every test that ran passed; its tests that are "
+    "not verifiable on this target (they need the simulator's control interface) are counted beside it, and the "
+    "simulator run proves them.",
     "Outcome precedence over a requirement's tests: contract failure > infrastructure failure > skipped > "
-    "not verifiable > passed; a requirement no test names is untested.",
+    "passed > not verifiable; a requirement no test names is untested.",
     "A requirement no test names blocks go-live, whatever its weight: the catalog row has no evidence.",
     "A mandatory requirement that failed, failed on infrastructure, or was skipped blocks go-live. "
     "Infrastructure failures are listed apart from contract failures: nothing was proven, a rerun may help.",
-    "A requirement whose tests were skipped as 'not verifiable on this target' is never counted as passed. "
+    "A requirement none of whose tests could run on this target ('not verifiable') is never counted as passed. "
     "It is listed as not verifiable and does not block when the catalog marks it simulator-only; otherwise a "
     "mandatory one blocks (the suite cannot prove on this target what the catalog says is provable there).",
     "An advisory requirement that is not met (failed, infrastructure, skipped, not verifiable) is a warning.",
@@ -135,8 +138,8 @@ def record_outcome(record: TestRecord) -> Outcome:
     return Outcome.PASSED
 
 
-_PRECEDENCE: Final = (Outcome.FAILED, Outcome.INFRASTRUCTURE, Outcome.SKIPPED, Outcome.NOT_VERIFIABLE,
-                      Outcome.PASSED)
+_PRECEDENCE: Final = (Outcome.FAILED, Outcome.INFRASTRUCTURE, Outcome.SKIPPED, Outcome.PASSED,
+                      Outcome.NOT_VERIFIABLE)
 
 
 def requirement_outcome(records: Sequence[TestRecord]) -> Outcome:
@@ -172,6 +175,10 @@ def judge(
     """Outcome, gate and waiver effect for one requirement."""
     outcome = requirement_outcome(records)
     gate, reason = _gate(req, outcome)
+    unverifiable = sum(1 for r in records if record_outcome(r) is Outcome.NOT_VERIFIABLE)
+    if outcome is Outcome.PASSED and unverifiable:
+        reason = (f"every test that ran passed; {_plural(unverifiable, 'test')} not verifiable on this target "
+                  "(the simulator run proves them)")
     tests = tuple(r.nodeid for r in records)
     if waiver is None:
         return Judgement(req, outcome, gate, reason, tests), None
