@@ -34,12 +34,21 @@ ADVISORY = "advisory requirement not met"
 
 
 class NotVerifiable(pytest.skip.Exception):  # type: ignore[name-defined]
-    """A skip because this target cannot verify the test; reported as not verifiable, never as passed."""
+    """A skip because this target cannot verify the test; reported as not verifiable, never as passed.
+
+    `setting` names the optional setting that would make the test verifiable on this target (a public postback
+    URL); None means only the simulator's control interface can.
+    """
+
+    def __init__(self, reason: str, setting: str | None = None) -> None:
+        super().__init__(reason)
+        self.setting = setting
 
 
-def not_verifiable(reason: str = NOT_VERIFIABLE) -> NoReturn:
-    """Skip the running test as not verifiable on this target, saying why in `reason`."""
-    raise NotVerifiable(reason)
+def not_verifiable(reason: str = NOT_VERIFIABLE, *, setting: str | None = None) -> NoReturn:
+    """Skip the running test as not verifiable on this target, saying why in `reason` (and, when an optional
+    setting would make it verifiable, which one in `setting`)."""
+    raise NotVerifiable(reason, setting)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,7 +108,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if call.excinfo is not None and call.excinfo.errisinstance(NotVerifiable):
-        report.user_properties.append(("not_verifiable", True))
+        report.user_properties.append(("not_verifiable", getattr(call.excinfo.value, "setting", None) or True))
         if isinstance(report.longrepr, tuple):  # shown as "Skipped: <reason>" like any skip, not by class name
             path, lineno, _ = report.longrepr
             report.longrepr = (path, lineno, f"Skipped: {call.excinfo.value.args[0]}")
@@ -164,6 +173,8 @@ class _Collector:
                 reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
                 rec["outcome"] = "not_verifiable" if props.get("not_verifiable") else "skipped"
                 rec["message"] = reason.removeprefix("Skipped: ")
+                if isinstance(props.get("not_verifiable"), str):
+                    rec["needs_setting"] = props["not_verifiable"]
             elif report.failed:
                 rec["outcome"] = "failed" if report.when == "call" else "error"
                 rec["classification"] = props.get("classification", "contract")

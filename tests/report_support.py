@@ -58,10 +58,11 @@ def first(predicate: Any) -> Requirement:
 
 
 def rec(nodeid: str, *requirements: str, outcome: str = "passed", classification: str | None = None,
-        message: str = "", duration: float = 0.01) -> dict[str, Any]:
+        message: str = "", duration: float = 0.01, needs_setting: str | None = None) -> dict[str, Any]:
     """One record in the plugin's results format."""
-    return {"nodeid": nodeid, "requirements": list(requirements), "outcome": outcome,
-            "classification": classification, "message": message, "duration": duration}
+    record = {"nodeid": nodeid, "requirements": list(requirements), "outcome": outcome,
+              "classification": classification, "message": message, "duration": duration}
+    return record if needs_setting is None else {**record, "needs_setting": needs_setting}
 
 
 def records(*raw: dict[str, Any]) -> list[TestRecord]:

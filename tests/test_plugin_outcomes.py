@@ -84,3 +84,24 @@ def test_a_429_the_test_provokes_on_purpose_is_counted_apart(pytester: pytest.Py
     spent = {case.get("name"): prop.get("value") for case in cases for prop in case.iter("property")
              if prop.get("name") == "requests"}
     assert spent == {"test_unplanned": "{'bettercharge': [2, 1, 0]}", "test_on_purpose": "{'bettercharge': [3, 0, 2]}"}
+
+
+def test_a_not_verifiable_skip_names_the_setting_that_would_make_it_verifiable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_setting="""
+import pytest
+from harness.plugin import not_verifiable
+
+@pytest.mark.requirement("BC-STATE-RECEIVED")
+def test_needs_a_postback_url():
+    not_verifiable("no public postback URL", setting="PAYCERT_POSTBACK_URL")
+
+@pytest.mark.requirement("BC-STATE-RECEIVED")
+def test_needs_the_control_interface():
+    not_verifiable()
+""")
+    results = pytester.path / "results.json"
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "0", f"--paycert-results={results}")
+    records = {r["nodeid"].split("::")[1]: r for r in json.loads(results.read_text())}
+    assert records["test_needs_a_postback_url"]["needs_setting"] == "PAYCERT_POSTBACK_URL"
+    assert "needs_setting" not in records["test_needs_the_control_interface"]
+    assert {r["outcome"] for r in records.values()} == {"not_verifiable"}

@@ -142,6 +142,19 @@ def test_a_requirement_proven_by_the_tests_that_could_run_passes_and_names_the_o
     assert (j.outcome, j.gate) == (Outcome.FAILED, Gate.BLOCKING)
 
 
+def test_a_requirement_a_missing_optional_setting_leaves_unverified_is_listed_with_that_setting() -> None:
+    """A Better Payment sandbox run with only its four credentials cannot receive postbacks: those requirements
+    are listed as not verifiable, naming PAYCERT_POSTBACK_URL, and do not block; one that only the control
+    interface could verify still does."""
+    req = sandbox_verifiable()
+    decision, j = one(req, rec("t1", req.id, outcome="not_verifiable", needs_setting="PAYCERT_POSTBACK_URL"),
+                      rec("t2", req.id, outcome="not_verifiable"))
+    assert (j.outcome, j.gate) == (Outcome.NOT_VERIFIABLE, Gate.NOT_VERIFIABLE) and decision.verdict.ready
+    assert "set PAYCERT_POSTBACK_URL to verify it" in j.reason
+    _, j = one(req, rec("t2", req.id, outcome="not_verifiable"))
+    assert j.gate is Gate.BLOCKING
+
+
 def test_xfail_marked_test_does_not_prove_its_requirement() -> None:
     _, j = one(mandatory(), rec("t1", CARD, outcome="xfailed", message="known bug"))
     assert (j.outcome, j.gate) == (Outcome.FAILED, Gate.BLOCKING)

@@ -165,6 +165,8 @@ class ErrorCode(Sourced):
     http_status: int
     message: str
     description: str
+    #: only a simulator can provoke it (a limit of the simulator's own, with no public counterpart to aim at)
+    simulator_only: bool = False
 
     def render(self, **values: object) -> dict[str, Any]:
         """The exact error body, with the message template filled in."""
@@ -522,7 +524,7 @@ class BetterPaymentCatalog(Entry):
                                           f"in band or {e.http_status} under the http transport"
                                           + (f": {e.message}" if e.message else ""),
                                     provenance=e.provenance, source=e.source,
-                                    simulator_only=e.provenance == Provenance.simulator))
+                                    simulator_only=e.simulator_only or e.provenance == Provenance.simulator))
         for o in self.outcomes.card_holders:
             reqs.append(Requirement(id=o.id, api=api, kind="test-data",
                                     title=f"card_holder '{o.card_holder}' ends status {o.status_code} "

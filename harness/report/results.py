@@ -34,6 +34,8 @@ class TestRecord:
     message: str
     duration: float
     requirements: tuple[str, ...]
+    #: for a not-verifiable test: the optional setting that would make it verifiable (None: only a simulator)
+    needs_setting: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -61,6 +63,9 @@ def _record(number: int, raw: Any) -> TestRecord:
     if not isinstance(duration, int | float) or isinstance(duration, bool):
         raise ReportError(f"results: {where}: 'duration' must be a number")
     message = raw.get("message", "")
+    needs_setting = raw.get("needs_setting")
+    if needs_setting is not None and not (isinstance(needs_setting, str) and needs_setting.isidentifier()):
+        raise ReportError(f"results: {where}: 'needs_setting' must name a setting")
     return TestRecord(
         nodeid=nodeid,
         outcome=outcome,
@@ -68,6 +73,7 @@ def _record(number: int, raw: Any) -> TestRecord:
         message=message if isinstance(message, str) else str(message),
         duration=float(duration),
         requirements=tuple(dict.fromkeys(requirements)),
+        needs_setting=needs_setting,
     )
 
 

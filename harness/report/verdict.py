@@ -64,8 +64,10 @@ RULES: Final[tuple[str, ...]] = (
     "A mandatory requirement that failed, failed on infrastructure, or was skipped blocks go-live. "
     "Infrastructure failures are listed apart from contract failures: nothing was proven, a rerun may help.",
     "A requirement none of whose tests could run on this target ('not verifiable') is never counted as passed. "
-    "It is listed as not verifiable and does not block when the catalog marks it simulator-only; otherwise a "
-    "mandatory one blocks (the suite cannot prove on this target what the catalog says is provable there).",
+    "It is listed as not verifiable and does not block when the catalog marks it simulator-only, or when an "
+    "optional setting the run lacks would make it verifiable (named, e.g. PAYCERT_POSTBACK_URL for postbacks); "
+    "otherwise a mandatory one blocks (the suite cannot prove on this target what the catalog says is provable "
+    "there).",
     "An advisory requirement that is not met (failed, infrastructure, skipped, not verifiable) is a warning.",
     "An active waiver (expiry date on or after the run's start date, UTC) turns a blocking or warning "
     "requirement into 'waived'; an expired waiver is ignored and listed as expired; a waiver whose requirement "
@@ -150,7 +152,7 @@ def requirement_outcome(records: Sequence[TestRecord]) -> Outcome:
     return next(o for o in _PRECEDENCE if o in found)
 
 
-def _gate(req: Requirement, outcome: Outcome) -> tuple[Gate, str]:
+def _gate(req: Requirement, outcome: Outcome, settings: Sequence[str] = ()) -> tuple[Gate, str]:
     mandatory = req.weight.value == "mandatory"
     if outcome is Outcome.PASSED:
         return Gate.PASSED, "every test passed"
@@ -158,6 +160,8 @@ def _gate(req: Requirement, outcome: Outcome) -> tuple[Gate, str]:
         return Gate.BLOCKING, "no test names this requirement"
     if outcome is Outcome.NOT_VERIFIABLE and req.simulator_only:
         return Gate.NOT_VERIFIABLE, "not verifiable on this target (simulator-only by catalog)"
+    if outcome is Outcome.NOT_VERIFIABLE and settings:
+        return Gate.NOT_VERIFIABLE, f"not verifiable with this run's settings: set {', '.join(settings)} to verify it"
     what = {
         Outcome.FAILED: "a test failed",
         Outcome.INFRASTRUCTURE: "a test failed on infrastructure (target error, rate limit or timeout)",
@@ -174,7 +178,9 @@ def judge(
 ) -> tuple[Judgement, WaiverUse | None]:
     """Outcome, gate and waiver effect for one requirement."""
     outcome = requirement_outcome(records)
-    gate, reason = _gate(req, outcome)
+    settings = sorted({r.needs_setting for r in records if r.needs_setting and record_outcome(r) is
+                       Outcome.NOT_VERIFIABLE})
+    gate, reason = _gate(req, outcome, settings)
     unverifiable = sum(1 for r in records if record_outcome(r) is Outcome.NOT_VERIFIABLE)
     if outcome is Outcome.PASSED and unverifiable:
         reason = (f"every test that ran passed; {_plural(unverifiable, 'test')} not verifiable on this target "

@@ -65,7 +65,7 @@ def urls(paycert_target: Any, postback_receiver: PostbackReceiver) -> Urls:
 def postbacks(urls: Urls, postback_receiver: PostbackReceiver) -> PostbackReceiver:
     """The receiver, answering 200 again; tests asking for it need postbacks to arrive."""
     if not urls.deliverable:
-        not_verifiable(POSTBACK_NOT_VERIFIABLE)
+        not_verifiable(POSTBACK_NOT_VERIFIABLE, setting="PAYCERT_POSTBACK_URL")
     postback_receiver.fail_next(0)
     return postback_receiver
 
