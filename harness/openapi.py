@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
-import yaml
 from jsonschema import FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
@@ -35,6 +34,7 @@ from openapi_schema_validator import OAS31Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from harness import yaml_data
 from harness.cards import luhn_valid
 from harness.errors import OpenAPIError, SchemaMismatch
 from harness.paths import APIS, fixtures_dir
@@ -149,8 +149,8 @@ def document(api: str) -> dict[str, Any]:
     """The parsed document, cached: callers share it and must not change it."""
     path = document_path(api)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml_data.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml_data.YAMLError) as exc:
         raise OpenAPIError(f"{path}: cannot read the OpenAPI document: {exc}") from exc
     if not isinstance(data, dict) or "openapi" not in data:
         raise OpenAPIError(f"{path}: not an OpenAPI document")
@@ -551,8 +551,8 @@ def examples(api: str) -> tuple[Example, ...]:
     """The entries of fixtures/<api>/examples/index.yaml, each checked for shape (not yet for content)."""
     index = examples_dir(api) / "index.yaml"
     try:
-        data = yaml.safe_load(index.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml_data.safe_load(index.read_text(encoding="utf-8"))
+    except (OSError, yaml_data.YAMLError) as exc:
         raise OpenAPIError(f"{index}: {exc}") from exc
     entries = data.get("examples") if isinstance(data, dict) else None
     if not isinstance(entries, list):

@@ -11,9 +11,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness import yaml_data
 from harness.errors import CatalogError
 from harness.paths import fixtures_dir
 
@@ -82,8 +82,8 @@ def lookup(items: Iterable[T], where: str, **key: object) -> T:
 def load_yaml(name: str) -> dict[str, Any]:
     path: Path = fixtures_dir() / "catalog" / name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml_data.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml_data.YAMLError) as exc:
         raise CatalogError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping at the top level")

@@ -24,8 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
+from harness import yaml_data
 from harness.catalog.common import CatalogError
 
 OVERLAY_FILE: Final = "paycert-calibration.yaml"
@@ -44,8 +43,8 @@ def load_overlay(path: Path | None = None) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = yaml_data.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml_data.YAMLError) as exc:
         raise CatalogError(f"{path}: cannot read the calibration overlay: {type(exc).__name__}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), list):
         raise CatalogError(f"{path}: not a {FORMAT} document (format: {FORMAT}, entries: [...])")
