@@ -237,9 +237,10 @@ def suite_arguments(suite: Path, hint: str = "") -> list[str]:
 
 
 #: Plugins the hand-written suites never use: the schemathesis plugin alone took most of a defect run's start-up
-#: (collecting suites/bettercharge: 17.6 s with it, 6.3 s without, on the loaded 2-core machine), and the
-#: mutation score starts one pytest per defect. Allure output is certify's, not the score's.
-UNUSED_PLUGINS: tuple[str, ...] = ("-p", "no:schemathesis", "-p", "no:allure_pytest")
+#: (collecting suites/bettercharge: 17.6 s with it, 6.3 s without, on the loaded 2-core machine), hypothesis's
+#: plugin imports hypothesis (1.2 s), and the mutation score starts one pytest per defect. Allure output is
+#: certify's, not the score's.
+UNUSED_PLUGINS: tuple[str, ...] = ("-p", "no:schemathesis", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
 
 
 def run_suite(

@@ -48,5 +48,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run_suite(suite: str, *args: str, env: dict[str, str], timeout: float,
               paths: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", *(paths or (suite,)), "-q", "-p", "no:cacheprovider", *args],
+    """One hand-written suite in a child pytest, without the plugins it never uses (as the mutation runs)."""
+    from harness.mutation import UNUSED_PLUGINS
+
+    return subprocess.run([sys.executable, "-m", "pytest", *(paths or (suite,)), "-q", "-p", "no:cacheprovider",
+                           *UNUSED_PLUGINS, *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
