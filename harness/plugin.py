@@ -22,12 +22,17 @@ import json
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
 
 from harness.config import APIS, ConfigError, Settings, configure_loading, current_settings
+
+if TYPE_CHECKING:  # imported where used: a plain `pytest` of the project's own tests never needs them
+    from harness.clients import BetterChargeClient, BetterPaymentClient
+    from harness.evidence import EvidenceRecorder
+    from harness.simulator_control import SimulatorControl
 
 NOT_VERIFIABLE = "not verifiable on this target: needs the simulator's control interface"
 ADVISORY = "advisory requirement not met"
@@ -270,7 +275,7 @@ def paycert_target(pytestconfig: pytest.Config, paycert_settings: Settings) -> I
 
 
 @pytest.fixture(scope="session")
-def _paycert_control_http(paycert_target: Target) -> Iterator[Any]:
+def _paycert_control_http(paycert_target: Target) -> Iterator[SimulatorControl]:
     """One connection for the per-test resets: a new httpx client per test costs a CA-store load each time."""
     from harness.simulator_control import SimulatorControl
 
@@ -294,7 +299,7 @@ def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def paycert_evidence(pytestconfig: pytest.Config, paycert_settings: Settings) -> Iterator[Any]:
+def paycert_evidence(pytestconfig: pytest.Config, paycert_settings: Settings) -> Iterator[EvidenceRecorder]:
     """The process-wide evidence recorder; each case's HAR file goes to --paycert-evidence as it ends."""
     from harness.catalog import known_pans
     from harness.evidence import EvidenceRecorder, set_active_recorder
@@ -338,7 +343,7 @@ def api_of_path(path: str) -> str | None:
 
 
 @pytest.fixture
-def simulator_control(paycert_target: Target) -> Iterator[Any]:
+def simulator_control(paycert_target: Target) -> Iterator[SimulatorControl]:
     """The simulator's control interface; a test asking for it is only verifiable on a simulator."""
     if not paycert_target.is_simulator:
         not_verifiable()
@@ -350,7 +355,7 @@ def simulator_control(paycert_target: Target) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def bettercharge_client(paycert_target: Target) -> Iterator[Any]:
+def bettercharge_client(paycert_target: Target) -> Iterator[BetterChargeClient]:
     """A BetterCharge client for the target; against a sandbox it shares the run's request budget.
 
     Session-scoped: clients hold no per-test state (evidence follows the current case, not the client).
@@ -367,7 +372,7 @@ def bettercharge_client(paycert_target: Target) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def betterpayment_client(paycert_target: Target) -> Iterator[Any]:
+def betterpayment_client(paycert_target: Target) -> Iterator[BetterPaymentClient]:
     from harness.clients.betterpayment import BetterPaymentClient
 
     s = paycert_target.settings.betterpayment
