@@ -5,7 +5,9 @@ wrong one. The simulator registers named defects (harness/simulator/defects.py, 
 breaks). For every defect this module runs that API's certification suite (`suites/<api>`) in a fresh pytest
 process whose embedded simulator starts with only that defect switched on (``PAYCERT_SIMULATOR_DEFECTS=<name>``,
 which survives the plugin's per-test reset). The defect is *caught* when the suite run fails; it *escapes* when the
-suite passes. The score is caught / total; the project's tests require 100%.
+suite passes. The score is caught / total; the project's tests require 100%. The defects of an API run in batches,
+one pytest process per batch (harness/mutation_batch.py switches the simulator from defect to defect and runs the
+suite again for each): the same tests in the same order as a process per defect, without its start-up each time.
 
     from harness.mutation import run_mutations
     result = run_mutations(api="bettercharge", workers=2)
@@ -21,6 +23,7 @@ which is all a caught defect needs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -293,6 +296,44 @@ def run_suite(
         return "error", None, seconds, done.returncode, f"{reason} (exit {done.returncode})\n{_tail(output)}"
 
 
+def _split(jobs: list[tuple[str, str, str, str]], parts: int) -> list[list[tuple[str, str, str, str]]]:
+    """`jobs` in at most `parts` batches of nearly equal size (one per worker, so no worker idles at the end)."""
+    size = -(-len(jobs) // max(parts, 1))
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)] if jobs else []
+
+
+def run_batch(suite: Path, jobs: Sequence[tuple[str, str, str, str]], *,
+              timeout: float = DEFAULT_RUN_TIMEOUT) -> dict[str, tuple[str | None, float]]:
+    """Run one API's suite once per defect of `jobs` in a single pytest process (harness/mutation_batch.py).
+
+    Returns {defect: (first failing test id or None, seconds)} for every defect the batch reported; a defect
+    missing from it (the process crashed or timed out before reaching it) is the caller's to run alone.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
+    env.pop("PAYCERT_SIMULATOR_URL", None)
+    env.pop(FIRST_ENV, None)
+    env.update({"PAYCERT_TARGET": "simulator", DEFECTS_ENV: "1"})  # defects allowed, none on until switched
+    with tempfile.TemporaryDirectory(prefix="paycert-mutation-") as tmp:
+        plan = Path(tmp) / "batch.json"
+        plan.write_text(json.dumps([{"defect": name, "first": _first_tests(name),
+                                     "hint_modules": suite_arguments(suite, f"{area} {name}")}
+                                    for name, _api, area, _description in jobs]), encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", str(suite), "-q", "-n", "0", "-p", "no:cacheprovider",
+                   "-p", "harness.mutation_batch", *UNUSED_PLUGINS, "--paycert-mutation-batch", str(plan)]
+        with contextlib.suppress(subprocess.TimeoutExpired):  # what it reported before stands; the rest re-runs
+            subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True,
+                           timeout=timeout + 60 * len(jobs), check=False)
+        found: dict[str, tuple[str | None, float]] = {}
+        out = plan.with_suffix(".out")
+        for line in out.read_text(encoding="utf-8").splitlines() if out.is_file() else []:
+            try:
+                row = json.loads(line)
+                found[str(row["defect"])] = (row["caught_by"], float(row["seconds"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+
 def run_mutations(
     api: str = "all",
     workers: int = 2,
@@ -322,31 +363,43 @@ def run_mutations(
             raise MutationError(f"no {name} suite in {root} (expected the directory {root / name})")
 
     started = time.monotonic()
-    jobs: list[tuple[str, str, str, str]] = [(BASELINE, a, "baseline", "the correct simulator") for a in apis
-                                            if baseline]
-    jobs += chosen
+    baselines = [(BASELINE, a, "baseline", "the correct simulator") for a in apis if baseline]
 
-    def one(job: tuple[str, str, str, str]) -> DefectOutcome:
+    def report(outcome: DefectOutcome) -> DefectOutcome:
+        if console is not None:
+            console.print(f"  {outcome.api:13} {outcome.defect:45} {outcome.status:8} {outcome.seconds:6.1f} s  "
+                          f"{outcome.caught_by or ''}")
+        return outcome
+
+    def alone(job: tuple[str, str, str, str]) -> DefectOutcome:
         name, job_api, area, description = job
         status, caught_by, seconds, code, detail = run_suite(
             root / job_api, None if name == BASELINE else name, pytest_workers=pytest_workers, timeout=timeout,
             hint=f"{area} {name}", first=_first_tests(name))
         if name == BASELINE:
             status = "passed" if status == "escaped" else "failed" if status == "caught" else status
-        outcome = DefectOutcome(name, job_api, area, description, status, caught_by, seconds, code, detail)
-        if console is not None:
-            console.print(f"  {job_api:13} {name:45} {status:8} {seconds:6.1f} s  {caught_by or ''}")
-        return outcome
+        return report(DefectOutcome(name, job_api, area, description, status, caught_by, seconds, code, detail))
+
+    def batch(jobs: list[tuple[str, str, str, str]]) -> list[DefectOutcome]:
+        found = run_batch(root / jobs[0][1], jobs, timeout=timeout)
+        outcomes = []
+        for job in jobs:
+            if job[0] in found:
+                caught_by, seconds = found[job[0]]
+                status: Status = "caught" if caught_by else "escaped"
+                outcomes.append(report(DefectOutcome(*job, status, caught_by, seconds, 1 if caught_by else 0)))
+            else:  # the batch ended before this defect (a crash): a process of its own decides
+                outcomes.append(alone(job))
+        return outcomes
 
     if console is not None:
         console.print(f"[bold]paycert mutate[/]: {len(chosen)} defects, suites in {root}, {workers} at once")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        finished = list(pool.map(one, jobs))
-    result = MutationResult(
-        outcomes=[o for o in finished if o.defect != BASELINE],
-        baselines=[o for o in finished if o.defect == BASELINE],
-        total_seconds=time.monotonic() - started,
-    )
+        baseline_runs = list(pool.map(alone, baselines))
+        batches = [b for api_name in sorted({d[1] for d in chosen})
+                   for b in _split([d for d in chosen if d[1] == api_name], workers)]
+        finished = [o for outcomes in pool.map(batch, batches) for o in outcomes]
+    result = MutationResult(outcomes=finished, baselines=baseline_runs, total_seconds=time.monotonic() - started)
     if console is not None:
         console.print(result.table())
         for b in result.baseline_failures:

@@ -110,3 +110,10 @@ class SimulatorControl:
     def bp_force_status(self, transaction_id: str, status_code: int) -> dict[str, Any]:
         """Set a status the API cannot reach by itself (debt collection, chargeback)."""
         return dict(self._post(f"/betterpayment/transactions/{transaction_id}/status", {"status_code": status_code}))
+
+    # --- the mutation runner's (harness/mutation_batch.py) -------------------------------------------------
+
+    def set_defects(self, names: list[str]) -> list[str]:
+        """Switch on exactly these deliberate defects (a simulator started with PAYCERT_SIMULATOR_DEFECTS=1)."""
+        enabled: list[str] = self._call("POST", "/defects", {"enable": names})["enabled"]
+        return enabled

@@ -97,3 +97,23 @@ def test_removing_one_assertion_makes_its_defect_escape(tmp_path: Path) -> None:
     assert not after.baseline_failures, "removing an assertion must not break the suite itself"
     assert after.escaped_names == [GUARDED_DEFECT], after.summary()
     assert after.outcomes[0].status == "escaped"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_batch_leaves_nothing_of_one_defect_to_the_next(tmp_path: Path) -> None:
+    """One process runs many defects (harness/mutation_batch.py): after a caught defect, a job with no defect on
+    must pass the same tests, or a batch could "catch" a defect with what the previous one left behind."""
+    from harness.mutation import run_batch
+
+    suite = tmp_path / "suites" / "bettercharge"
+    suite.mkdir(parents=True)
+    for name in ("__init__.py", "conftest.py", "support.py", "test_auth.py"):
+        if (suites_dir() / "bettercharge" / name).is_file():
+            shutil.copy(suites_dir() / "bettercharge" / name, suite / name)
+    jobs = [("bc.auth.missing_partner_ok", "bettercharge", "auth", ""), ("", "bettercharge", "none", ""),
+            ("bc.auth.unknown_partner_401", "bettercharge", "auth", "")]
+    found = run_batch(suite, jobs)
+    assert set(found) == {"bc.auth.missing_partner_ok", "", "bc.auth.unknown_partner_401"}, found
+    assert found["bc.auth.missing_partner_ok"][0] is not None and found["bc.auth.unknown_partner_401"][0] is not None
+    assert found[""][0] is None, f"with no defect on, {found[''][0]} failed after a defect's run"
