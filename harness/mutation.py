@@ -226,9 +226,9 @@ def suite_arguments(suite: Path, hint: str = "") -> list[str]:
     Only the order changes, never the set: every module still runs unless an earlier one already failed, so
     "caught" means the same; with ``-x`` a defect is merely caught sooner by the module most likely to see it.
     """
-    modules = sorted(suite.glob("test_*.py"))
+    modules = sorted(suite.resolve().glob("test_*.py"))
     if not modules:
-        return [str(suite)]
+        return [str(suite.resolve())]
     wanted = _words(hint)
 
     def related(module: Path) -> bool:  # "postback" ~ "postbacks", "status" ~ "statuses"
@@ -280,7 +280,9 @@ def run_suite(
                    *extra_args]
         started = time.monotonic()
         try:
-            done = subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True,
+            # In an empty directory: a .env where the suites live (a developer's sandbox credentials) must never
+            # reach a run against the embedded simulator.
+            done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
                                   timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -318,10 +320,10 @@ def run_batch(suite: Path, jobs: Sequence[tuple[str, str, str, str]], *,
         plan.write_text(json.dumps([{"defect": name, "first": _first_tests(name),
                                      "hint_modules": suite_arguments(suite, f"{area} {name}")}
                                     for name, _api, area, _description in jobs]), encoding="utf-8")
-        command = [sys.executable, "-m", "pytest", str(suite), "-q", "-n", "0", "-p", "no:cacheprovider",
+        command = [sys.executable, "-m", "pytest", str(suite.resolve()), "-q", "-n", "0", "-p", "no:cacheprovider",
                    "-p", "harness.mutation_batch", *UNUSED_PLUGINS, "--paycert-mutation-batch", str(plan)]
         with contextlib.suppress(subprocess.TimeoutExpired):  # what it reported before stands; the rest re-runs
-            subprocess.run(command, cwd=suite.parent, env=env, capture_output=True, text=True,
+            subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
                            timeout=timeout + 60 * len(jobs), check=False)
         found: dict[str, tuple[str | None, float]] = {}
         out = plan.with_suffix(".out")

@@ -49,8 +49,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_suite(suite: str, *args: str, env: dict[str, str], timeout: float,
               paths: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """One hand-written suite in a child pytest, without the plugins it never uses (as the mutation runs)."""
+    import tempfile
+
     from harness.mutation import UNUSED_PLUGINS
 
-    return subprocess.run([sys.executable, "-m", "pytest", *(paths or (suite,)), "-q", "-p", "no:cacheprovider",
-                           *UNUSED_PLUGINS, *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    # Run from an empty directory: a developer's .env in the checkout must not reach a run against the simulator.
+    with tempfile.TemporaryDirectory(prefix="paycert-suite-run-") as empty:
+        return subprocess.run([sys.executable, "-m", "pytest", *(str(ROOT / p) for p in (paths or (suite,))), "-q",
+                               "-p", "no:cacheprovider", "--rootdir", str(ROOT), *UNUSED_PLUGINS, *args],
+                              cwd=empty, env=env, capture_output=True, text=True, timeout=timeout, check=False)
