@@ -12,9 +12,10 @@ lists them, for the masks that must hide a documented card even where it fails L
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Final
 
-__all__ = ["PAN_MAX_DIGITS", "PAN_MIN_DIGITS", "luhn_complete", "luhn_valid", "mask_digits", "mask_pan"]
+__all__ = ["PAN_MAX_DIGITS", "PAN_MIN_DIGITS", "luhn_complete", "luhn_valid", "mask_digits", "mask_pan", "random_text"]
 
 #: The lengths of card numbers the redaction treats as PANs (ISO/IEC 7812 issues 13-19 digit card numbers).
 PAN_MIN_DIGITS: Final = 13
@@ -69,3 +70,24 @@ def mask_pan(pan: str) -> str:
     if not PAN_MIN_DIGITS <= len(digits) <= PAN_MAX_DIGITS:
         raise ValueError(f"mask_pan expects {PAN_MIN_DIGITS}-{PAN_MAX_DIGITS} digits, got {len(digits)} digit(s)")
     return mask_digits(digits)
+
+
+def random_text(length: int) -> str:
+    """`length` random lowercase hex characters in which no run of digits is long enough to be a card number.
+
+    Why: the suites make fresh order references and ids from random hex, and about one in 500 such ids held a
+    Luhn-valid 13-19 digit run: a target that masks card-number-like text at rest (the simulator does) then
+    echoes it masked, and an exact echo check fails at random. A digit that would make a run of
+    PAN_MIN_DIGITS - 1 becomes a letter.
+    """
+    chars: list[str] = []
+    run = 0
+    for char in secrets.token_hex(length // 2 + 1)[:length]:
+        if char.isdigit():
+            run += 1
+            if run >= PAN_MIN_DIGITS - 1:
+                char, run = "abcdef"[int(char) % 6], 0
+        else:
+            run = 0
+        chars.append(char)
+    return "".join(chars)

@@ -74,3 +74,15 @@ def test_no_second_luhn_or_mask_in_the_code() -> None:
                  and (luhn.search(text := p.read_text(encoding="utf-8")) or mask.search(text))]
     assert offenders == []
     assert cards.__file__.endswith("harness/cards.py")
+
+
+def test_random_text_never_holds_a_card_number_like_run() -> None:
+    """The suites' fresh ids come from random_text: no digit run a target could take for a PAN and mask."""
+    import re
+
+    from harness.cards import PAN_MIN_DIGITS, random_text
+
+    texts = [random_text(40) for _ in range(3000)]
+    assert all(len(t) == 40 and re.fullmatch(r"[0-9a-f]{40}", t) for t in texts)
+    longest = max(len(run) for t in texts for run in re.findall(r"[0-9]+", t))
+    assert PAN_MIN_DIGITS - 5 <= longest < PAN_MIN_DIGITS
