@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -475,6 +476,22 @@ def test_an_observing_budget_never_waits_but_makes_the_others_wait(tmp_path: Pat
         assert drainer.acquire() == 0.0
         drainer.observe(left, NOW + 20)
     assert shared.try_acquire() == pytest.approx(20 + 2.0)
+
+
+def test_a_key_held_by_another_process_makes_the_others_wait_until_it_is_released_or_expires(
+        tmp_path: Path) -> None:
+    """A rate-limit test on one xdist worker counts a window's requests exactly: the other workers wait."""
+    fake = FakeTime()
+    budget = RequestBudget(API_KEY, 100, 60.0, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)
+    budget.path.write_text(json.dumps({"stamps": [], "reserved_by": 1, "reserved_until": NOW + 30}))
+    assert budget.try_acquire() == pytest.approx(1.0)  # held by process 1: look again in a second
+    fake.now = NOW + 31
+    assert budget.try_acquire() == 0.0  # the holder died: its hold expired
+    mine = ObservingBudget(budget, hold=90)
+    assert json.loads(budget.path.read_text())["reserved_by"] == os.getpid()
+    assert budget.try_acquire() == 0.0  # our own process is not held up by its own hold
+    mine.close()
+    assert json.loads(budget.path.read_text())["reserved_by"] is None
 
 
 def test_budget_reads_the_old_file_format_and_survives_a_broken_file(tmp_path: Path) -> None:

@@ -141,6 +141,9 @@ class RequestBudget:
 
     def _wait(self, state: _State, now: float) -> float:
         """Seconds until a request may be sent (0: now)."""
+        if state.reserved_by not in (None, os.getpid()) and state.reserved_until is not None \
+                and now < state.reserved_until:
+            return min(state.reserved_until - now, 1.0)  # another process holds the key; look again soon
         if state.reset is not None and now < state.reset + RESET_MARGIN:
             # The server's current window: what it said is left, less what is on its way to it.
             if state.remaining is not None and state.remaining - len(state.in_flight) > 0:
@@ -164,6 +167,33 @@ class RequestBudget:
             return wait
 
         return self._update(take)
+
+    def reserve(self, seconds: float) -> None:
+        """Hold the key for this process alone for at most `seconds` (until `release`): the other processes'
+        acquire() waits meanwhile. For a test that must count a window's requests exactly or go past the limit
+        on purpose while other workers of the run share the key; a holder that dies frees it after `seconds`."""
+        while True:
+            def claim(state: _State, now: float) -> float:
+                taken = state.reserved_by not in (None, os.getpid()) and state.reserved_until is not None \
+                    and now < state.reserved_until
+                if taken:
+                    return min(float(state.reserved_until or now) - now, 1.0)
+                state.reserved_by, state.reserved_until = os.getpid(), now + seconds
+                return 0.0
+
+            wait = self._update(claim)
+            if wait == 0.0:
+                return
+            self._sleep(wait)
+
+    def release(self) -> None:
+        """End this process's `reserve`."""
+        def free(state: _State, _now: float) -> float:
+            if state.reserved_by == os.getpid():
+                state.reserved_by = state.reserved_until = None
+            return 0.0
+
+        self._update(free)
 
     def record(self) -> None:
         """Count a request sent without asking (ObservingBudget): it uses the server's window all the same."""
@@ -233,10 +263,16 @@ class Budget(Protocol):
 class ObservingBudget:
     """A budget's view for a client that must send past the limit (the rate-limit suite drains a window to see
     its 429): it never waits, but every request it sends and every answer it gets count in the shared file, so
-    the budgeted clients of the run know the window is spent."""
+    the budgeted clients of the run know the window is spent. While it is open it holds the key for its process
+    alone (`RequestBudget.reserve`, at most `hold` seconds): other workers' requests would make its exact counts
+    wrong and meet the 429 it provokes. `close()` lets go."""
 
-    def __init__(self, budget: RequestBudget) -> None:
+    def __init__(self, budget: RequestBudget, hold: float | None = None) -> None:
         self.budget = budget
+        budget.reserve(hold if hold is not None else 3 * budget.window)
+
+    def close(self) -> None:
+        self.budget.release()
 
     def acquire(self) -> float:
         self.budget.record()
@@ -257,6 +293,8 @@ class _State:
     in_flight: list[float] = field(default_factory=list)
     remaining: int | None = None
     reset: float | None = None
+    reserved_by: int | None = None  # a process holding the key alone (RequestBudget.reserve), until then
+    reserved_until: float | None = None
 
     def take(self, now: float) -> float:
         self.stamps.append(now)
@@ -265,7 +303,7 @@ class _State:
 
     def to_json(self) -> dict[str, Any]:
         return {"stamps": self.stamps, "in_flight": self.in_flight, "remaining": self.remaining,
-                "reset": self.reset}
+                "reset": self.reset, "reserved_by": self.reserved_by, "reserved_until": self.reserved_until}
 
     @classmethod
     def from_json(cls, data: Any) -> _State:
@@ -278,10 +316,13 @@ class _State:
             raw = data.get(name)
             return [float(t) for t in raw if _is_number(t)] if isinstance(raw, list) else []
 
-        remaining, reset = data.get("remaining"), data.get("reset")
-        return cls(times("stamps"), times("in_flight"),
-                   int(remaining) if isinstance(remaining, int | float) and _is_number(remaining) else None,
-                   float(reset) if isinstance(reset, int | float) and _is_number(reset) else None)
+        def number(name: str) -> float | None:
+            value = data.get(name)
+            return float(value) if isinstance(value, int | float) and _is_number(value) else None
+
+        remaining, by = number("remaining"), number("reserved_by")
+        return cls(times("stamps"), times("in_flight"), int(remaining) if remaining is not None else None,
+                   number("reset"), int(by) if by is not None else None, number("reserved_until"))
 
 
 def _is_number(value: Any) -> bool:

@@ -60,6 +60,7 @@ def make_client(paycert_target: Any) -> Iterator[ClientFactory]:
     count in it, so the run's other clients wait out the drained window instead of meeting a 429.
     """
     made: list[BetterChargeClient] = []
+    holding: list[ObservingBudget] = []
     settings = paycert_target.settings.bettercharge
 
     def make(api_key: str | None = None, partner_id: str | None = None, *, retry: RetryPolicy | None = None,
@@ -67,12 +68,16 @@ def make_client(paycert_target: Any) -> Iterator[ClientFactory]:
         key = api_key or settings.api_key
         sandbox = paycert_target.name == "sandbox" and not paycert_target.embedded
         shared = rate_limit_budget(key, directory=paycert_target.settings.budget_dir) if sandbox else None
+        if shared is not None and not budget:
+            holding.append(ObservingBudget(shared))  # the key for this worker alone until the test ends
         client = BetterChargeClient(paycert_target.base_url("bettercharge"), key, partner_id or settings.partner_id,
                                     retry=retry, timeout=timeout,
-                                    budget=shared if budget or shared is None else ObservingBudget(shared))
+                                    budget=shared if budget or shared is None else holding[-1])
         made.append(client)
         return client
 
     yield make
     for client in made:
         client.close()
+    for observer in holding:
+        observer.close()
