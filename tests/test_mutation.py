@@ -95,7 +95,7 @@ def test_removing_one_assertion_makes_its_defect_escape(tmp_path: Path) -> None:
 
     after = run_mutations(api="bettercharge", suites_dir=copy, defects=[GUARDED_DEFECT], baseline=True)
     assert not after.baseline_failures, "removing an assertion must not break the suite itself"
-    assert after.escaped_names == [GUARDED_DEFECT], after.summary()
+    assert after.escaped_names == [GUARDED_DEFECT], f"{after.summary()}; caught by {after.outcomes[0].caught_by}"
     assert after.outcomes[0].status == "escaped"
 
 
