@@ -14,16 +14,25 @@ How it fits together:
   to the innermost case open in the process, so concurrency tests are attributed too.
 - ``RecordingTransport`` wraps any httpx transport (the seam httpx designed for this) and records each request
   it carries, including the ones that end in a transport error.
-- ``write(directory)`` writes one HAR file per case, named by ``case_filename()``, and merges ``index.json``
-  under a file lock, so pytest-xdist workers can share one evidence directory.
+- With a directory, each case is appended to the process's *spool* when its ``case()`` block ends (one JSON
+  line per case, flushed at once: a crash loses at most the case in progress). ``pack(directory)`` (the
+  plugin calls it on the controller when the run ends) turns the spools of every process into one HAR file per
+  test module, gzip-compressed (``<module>.har.gz``, one HAR page per test), and an ``index.json`` naming the
+  file and page of every case. Why: a contract run makes ~15,000 exchanges; one indented HAR per test was
+  43 MB in 5,925 files, one compressed HAR per module is a few MB in a few dozen files, with every exchange kept.
+- ``write(directory)`` writes one plain HAR file per case, named by ``case_filename()``, and merges
+  ``index.json`` under a file lock (for callers that want loose files).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
+import itertools
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -51,6 +60,9 @@ __all__ = [
     "active_recorder",
     "case_filename",
     "current_case",
+    "module_filename",
+    "pack",
+    "read_evidence",
     "set_active_recorder",
     "use_recorder",
 ]
@@ -61,6 +73,10 @@ _log = logging.getLogger(__name__)
 NO_CASE: Final = "(no case)"
 INDEX_FILENAME: Final = "index.json"
 INDEX_FORMAT: Final = "paycert-evidence-index/1"
+PACKED_INDEX_FORMAT: Final = "paycert-evidence-index/2"
+SPOOL_SUFFIX: Final = ".spool.jsonl"
+PACKED_SUFFIX: Final = ".har.gz"
+_SPOOL_IDS = itertools.count()
 #: Key in ``httpx.Request.extensions`` under which a client passes {"operation": str, "attempt": int}.
 EXTENSION_KEY: Final = "paycert"
 _CREATOR: Final = {"name": "paycert", "version": __version__}
@@ -82,6 +98,12 @@ def case_filename(case: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", case).strip("._")[:80] or "case"
     digest = hashlib.sha256(case.encode("utf-8")).hexdigest()[:10]
     return f"{slug}-{digest}.har"
+
+
+def module_filename(case: str) -> str:
+    """The packed HAR file of the test module a case belongs to (the node id's part before ``::``)."""
+    module = case.split("::", 1)[0]
+    return case_filename(module).removesuffix(".har") + PACKED_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -202,6 +224,7 @@ class EvidenceRecorder:
         self._lock = threading.RLock()
         self._cases: dict[str, _CaseLog] = {}
         self._open_cases: list[str] = []
+        self._spool_name = f"{os.getpid()}-{next(_SPOOL_IDS)}{SPOOL_SUFFIX}"
 
     def add_secrets(self, *secrets: str) -> None:
         """Register more values to redact everywhere from now on (empty strings are ignored)."""
@@ -227,7 +250,7 @@ class EvidenceRecorder:
                         del self._open_cases[index]
                         break
             if self.directory is not None:
-                self.write(self.directory, cases=[case])
+                self.spool(self.directory, cases=[case])
 
     def _case_for_record(self) -> str:
         name = _CURRENT_CASE.get()
@@ -346,6 +369,153 @@ class EvidenceRecorder:
                 index[name] = {"case": name, "file": filename, "entries": len(document["log"]["entries"])}
             _atomic_write(index_path, {"format": INDEX_FORMAT, "cases": [index[name] for name in sorted(index)]})
         return index_path
+
+
+    def spool(self, directory: str | Path | None = None, *, cases: Iterable[str] | None = None) -> Path:
+        """Append pending cases to this recorder's spool file in `directory` (one JSON line per case)."""
+        target = Path(directory) if directory is not None else self.directory
+        if target is None:
+            raise ValueError("no evidence directory: pass one to spool() or to EvidenceRecorder(directory=...)")
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / self._spool_name
+        with self._lock:
+            names = list(cases) if cases is not None else list(self._cases)
+            batches = {name: self._cases.pop(name).exchanges for name in names if name in self._cases}
+            lines = [json.dumps({"case": name, "entries": [ex.to_har_entry() for ex in exchanges]},
+                                ensure_ascii=False, separators=(",", ":")) + "\n"
+                     for name, exchanges in batches.items() if exchanges]
+            if lines:
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write("".join(lines))
+                    handle.flush()
+        return path
+
+
+def _spooled(path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(case, entries) per complete line of a spool file; a torn last line (a crash) is skipped."""
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+                yield str(row["case"]), list(row["entries"])
+            except (ValueError, KeyError, TypeError):
+                continue
+
+
+def _packed_entries(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Entries per case of a packed module HAR (by `_case`, else by the page title)."""
+    document = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    titles = {page.get("id"): page.get("title") for page in document["log"].get("pages", []) if isinstance(page, dict)}
+    cases: dict[str, list[dict[str, Any]]] = {}
+    for entry in document["log"]["entries"]:
+        if isinstance(entry, dict):
+            case = entry.get("_case") or titles.get(entry.get("pageref")) or NO_CASE
+            cases.setdefault(str(case), []).append(entry)
+    return cases
+
+
+def _module_document(cases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    pages, entries = [], []
+    for number, (case, rows) in enumerate(sorted(cases.items())):
+        page_id = f"page_{number}"
+        pages.append({"startedDateTime": rows[0].get("startedDateTime", datetime.now(UTC).isoformat()) if rows
+                      else datetime.now(UTC).isoformat(), "id": page_id, "title": case, "pageTimings": {}})
+        entries.extend({**row, "pageref": page_id} for row in rows)
+    return {"log": {"version": "1.2", "creator": dict(_CREATOR), "pages": pages, "entries": entries}}
+
+
+def pack(directory: str | Path) -> Path | None:
+    """Fold every spool in `directory` into one gzip'd HAR per test module and rewrite ``index.json``.
+
+    Safe to call again (cases already packed are kept, new ones appended) and from several processes (a file
+    lock). Returns the index path, or None when there is no directory.
+    """
+    target = Path(directory)
+    if not target.is_dir():
+        return None
+    with FileLock(str(target / (INDEX_FILENAME + ".lock")), timeout=120):
+        spools = sorted(target.glob("*" + SPOOL_SUFFIX))
+        modules: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for spool in spools:
+            for case, entries in _spooled(spool):
+                modules.setdefault(module_filename(case), {}).setdefault(case, []).extend(entries)
+        for filename, cases in modules.items():
+            path = target / filename
+            if path.is_file():
+                try:
+                    previous = _packed_entries(path)
+                except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+                    _log.warning("evidence file %s unreadable (%s); keeping it aside", path, type(exc).__name__)
+                    path.replace(path.with_name(path.name + ".unreadable"))
+                    previous = {}
+                for case, entries in cases.items():
+                    previous.setdefault(case, []).extend(entries)
+                cases = previous
+            data = json.dumps(_module_document(cases), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
+            tmp.replace(path)
+        index = _read_index(target / INDEX_FILENAME)
+        for packed in sorted(target.glob("*" + PACKED_SUFFIX)):
+            try:
+                cases = _packed_entries(packed) if packed.name not in modules else modules[packed.name]
+            except (OSError, ValueError, KeyError, TypeError, EOFError):
+                continue
+            for number, case in enumerate(sorted(cases)):
+                index[case] = {"case": case, "file": packed.name, "page": f"page_{number}",
+                               "entries": len(cases[case])}
+        if modules or index:
+            _atomic_write(target / INDEX_FILENAME,
+                          {"format": PACKED_INDEX_FORMAT, "cases": [index[name] for name in sorted(index)]})
+        for spool in spools:
+            spool.unlink(missing_ok=True)
+    return target / INDEX_FILENAME
+
+
+def read_evidence(directory: str | Path) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Every case's HAR entries in an evidence directory: case -> (file, entries).
+
+    Reads packed module files, spools not packed yet (a run that ended early) and loose per-case HAR files
+    alike. Raises nothing for a bad file: it is skipped and named in the second return value of
+    ``read_evidence_with_problems``.
+    """
+    return read_evidence_with_problems(directory)[0]
+
+
+def read_evidence_with_problems(
+    directory: str | Path,
+) -> tuple[dict[str, tuple[str, list[dict[str, Any]]]], list[str]]:
+    target = Path(directory)
+    found: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    problems: list[str] = []
+
+    def add(case: str, file: str, entries: list[dict[str, Any]]) -> None:
+        if case in found:
+            found[case][1].extend(entries)
+        else:
+            found[case] = (file, list(entries))
+
+    if not target.is_dir():
+        return found, problems
+    for path in sorted(target.iterdir()):
+        if not path.is_file():
+            continue
+        try:
+            if path.name.endswith(PACKED_SUFFIX):
+                for case, entries in _packed_entries(path).items():
+                    add(case, path.name, entries)
+            elif path.name.endswith(SPOOL_SUFFIX):
+                for case, entries in _spooled(path):
+                    add(case, path.name, entries)
+            elif path.suffix == ".har":
+                document = json.loads(path.read_text(encoding="utf-8"))
+                title = (document["log"].get("pages") or [{}])[0].get("title")
+                for entry in document["log"]["entries"]:
+                    if isinstance(entry, dict):
+                        add(str(entry.get("_case") or title or NO_CASE), path.name, [entry])
+        except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError) as exc:
+            problems.append(f"evidence file {path.name} unreadable ({type(exc).__name__})")
+    return found, problems
 
 
 def _har_document(case: str, exchanges: list[Exchange]) -> dict[str, Any]:

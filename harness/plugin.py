@@ -199,8 +199,15 @@ class _Collector:
             handle.write(json.dumps(rec) + "\n")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        evidence = self.config.getoption("--paycert-evidence")
+        if evidence is not None:  # every worker has finished: fold their spools into one HAR per module
+            from harness.evidence import pack
+
+            pack(evidence)
         target = self.config.getoption("--paycert-results")
-        if target is None or hasattr(self.config, "workerinput"):
+        if target is None:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(sorted(self.records.values(), key=lambda r: r["nodeid"]), indent=1))
@@ -300,7 +307,8 @@ def _paycert_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def paycert_evidence(pytestconfig: pytest.Config, paycert_settings: Settings) -> Iterator[EvidenceRecorder]:
-    """The process-wide evidence recorder; each case's HAR file goes to --paycert-evidence as it ends."""
+    """The process-wide evidence recorder; each case is spooled to --paycert-evidence as it ends (and packed into
+    one gzip'd HAR per module when the run ends, harness.evidence.pack)."""
     from harness.catalog import known_pans
     from harness.evidence import EvidenceRecorder, set_active_recorder
 

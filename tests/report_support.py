@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.catalog import Requirement, all_requirements, bettercharge
 from harness.config import BetterChargeSettings, BetterPaymentSettings, Settings
-from harness.evidence import EvidenceRecorder
+from harness.evidence import EvidenceRecorder, pack
 from harness.report.evidence_view import EvidenceReader
 from harness.report.model import RunInfo, build_report
 from harness.report.results import TestRecord, parse_results
@@ -103,6 +103,7 @@ def record_card_exchange(evidence_dir: Path, case: str, card_index: int = 0) -> 
             response_body=json.dumps({"bcId": "bc_1", "state": card.state, "card": {"bin": card.bin,
                                                                                   "last4": card.last4}}),
         )
+    pack(evidence_dir)  # as the plugin does when a run ends: one gzip'd HAR per test module
 
 
 def make_report(requirements: list[Requirement], raw_records: list[dict[str, Any]], *, evidence_dir: Path | None = None,

@@ -19,11 +19,16 @@ from harness.catalog import bettercharge
 from harness.evidence import (
     INDEX_FILENAME,
     NO_CASE,
+    PACKED_SUFFIX,
+    SPOOL_SUFFIX,
     EvidenceRecorder,
     RecordingTransport,
     active_recorder,
     case_filename,
     current_case,
+    module_filename,
+    pack,
+    read_evidence,
     set_active_recorder,
     use_recorder,
 )
@@ -275,12 +280,44 @@ def test_writes_from_two_workers_merge_into_one_index(tmp_path: Path) -> None:
     assert first.exchanges() == []  # written exchanges leave memory
 
 
-def test_directory_recorder_flushes_each_case_when_it_ends(tmp_path: Path) -> None:
+def test_directory_recorder_spools_each_case_when_it_ends(tmp_path: Path) -> None:
     rec = EvidenceRecorder(tmp_path)
     with use_recorder(rec), _client(httpx.MockTransport(_echo)) as client, rec.case("flush::me"):
         client.get("/x")
-    assert (tmp_path / case_filename("flush::me")).is_file()
+    (spool,) = tmp_path.glob("*" + SPOOL_SUFFIX)
+    assert json.loads(spool.read_text(encoding="utf-8"))["case"] == "flush::me"
     assert rec.exchanges() == []
+    assert read_evidence(tmp_path)["flush::me"][1][0]["request"]["url"] == "http://api.test/x"
+
+
+def test_pack_makes_one_compressed_har_per_module_from_every_process(tmp_path: Path) -> None:
+    """Two workers' spools (and a torn last line from a crash) fold into one gzip'd HAR per test module, one
+    page per test, with every exchange kept and masked; packing again appends instead of losing anything."""
+    good, _ = _pans()
+    first, second = EvidenceRecorder(tmp_path, secrets=[PASSWORD]), EvidenceRecorder(tmp_path)
+    cases = [(first, "suites/a.py::t1"), (second, "suites/a.py::t2"), (first, "suites/b.py::t3"),
+             (second, "suites/a.py::t1")]
+    for rec, case in cases:
+        with use_recorder(rec), _client(httpx.MockTransport(_echo)) as client, rec.case(case):
+            client.post("/pay", json=_card_body(good))
+    (next(tmp_path.glob("*" + SPOOL_SUFFIX))).open("a").write('{"case": "suites/a.py::torn", "entr')
+    pack(tmp_path)
+    assert not list(tmp_path.glob("*" + SPOOL_SUFFIX))
+    files = sorted(p.name for p in tmp_path.glob("*" + PACKED_SUFFIX))
+    assert files == sorted({module_filename("suites/a.py::t1"), module_filename("suites/b.py::t3")})
+    har = json.loads(gzip.decompress((tmp_path / module_filename("suites/a.py::t1")).read_bytes()))
+    jsonschema.validate(har, HAR_SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert sorted(page["title"] for page in har["log"]["pages"]) == ["suites/a.py::t1", "suites/a.py::t2"]
+    text = gzip.decompress((tmp_path / module_filename("suites/a.py::t1")).read_bytes()).decode()
+    assert good not in text and mask_pan(good) in text
+    index = {row["case"]: row for row in json.loads((tmp_path / INDEX_FILENAME).read_text())["cases"]}
+    assert index["suites/a.py::t1"]["entries"] == 2 and index["suites/b.py::t3"]["entries"] == 1
+    with use_recorder(first), _client(httpx.MockTransport(_echo)) as client, first.case("suites/b.py::t3"):
+        client.get("/again")
+    pack(tmp_path)
+    found = read_evidence(tmp_path)
+    assert [len(found[c][1]) for c in ("suites/a.py::t1", "suites/a.py::t2", "suites/b.py::t3")] == [2, 1, 2]
+    assert "suites/a.py::torn" not in found
 
 
 def test_case_filenames_are_safe_and_distinct() -> None:

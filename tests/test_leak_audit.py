@@ -171,3 +171,39 @@ def test_judge_and_write_clean_run_reports_clean(tmp_path: Path) -> None:
     assert report["leak_audit"]["status"] == "clean" and report["verdict"]["ready"]
     assert report["leak_audit"]["files_scanned"] == result.audit.files_scanned
     assert report["leak_audit"]["rules"] == list(leak_audit.RULES)
+
+
+def test_compressed_evidence_is_audited_as_what_it_holds(tmp_path: Path) -> None:
+    """A PAN inside a gzip'd HAR (found by its magic bytes, whatever its name), inside a gzip member of a zip,
+    and inside report.html's packed evidence is found; a gzip nobody can decompress is a finding too."""
+    import base64
+    import gzip
+
+    pan = bettercharge().cards[0].pan
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "m.har.gz").write_bytes(gzip.compress(b'{"log":\n "' + pan.encode() + b'"}'))
+    (tmp_path / "evidence" / "renamed.txt").write_bytes(gzip.compress(pan.encode()))
+    (tmp_path / "evidence" / "torn.har.gz").write_bytes(gzip.compress(b"x" * 100)[:20])
+    packed = base64.b64encode(gzip.compress(f"<pre>{pan}</pre>".encode())).decode()
+    (tmp_path / "report.html").write_text(f'<div data-gz="{packed}"></div>')
+    with zipfile.ZipFile(tmp_path / "p.zip", "w") as z:
+        z.writestr("evidence/m.har.gz", gzip.compress(pan.encode()))
+    result = audit_paths(tmp_path, secrets=SECRETS, known_pans=pans())
+    hits = {(f.file, f.kind) for f in result.findings}
+    assert ("evidence/m.har.gz!gunzip", "known_pan") in hits
+    assert next(f for f in result.findings if f.file == "evidence/m.har.gz!gunzip").line == 2
+    assert ("evidence/renamed.txt!gunzip", "known_pan") in hits
+    assert ("evidence/torn.har.gz", "unreadable") in hits
+    assert ("report.html!packed@0!gunzip", "known_pan") in hits
+    assert ("p.zip!evidence/m.har.gz!gunzip", "known_pan") in hits
+
+
+def test_packed_run_evidence_is_clean_and_fully_scanned(tmp_path: Path) -> None:
+    """A clean run whose evidence is packed (one gzip'd HAR per module, as certify leaves it) stays clean."""
+    from harness.evidence import pack
+
+    run = _clean_run(tmp_path)
+    pack(run / "evidence")
+    assert list((run / "evidence").glob("*.har.gz"))
+    result = audit_paths(run, secrets=SECRETS, known_pans=pans(), window=WINDOW)
+    assert result.clean, [f.describe() for f in result.findings]

@@ -20,6 +20,7 @@ from report_support import (
     SECRETS,
     bc_requirements,
     make_report,
+    pans,
     passing,
     rec,
     record_card_exchange,
@@ -120,7 +121,8 @@ def test_requirements_failing_mandatory_first_then_catalog_order(card_report: di
 
 def test_evidence_is_attached_and_masked(card_report: dict) -> None:
     test = next(t for t in card_report["tests"] if FAILING in t["requirements"])
-    assert test["evidence"]["file"].startswith("evidence/") and test["evidence"]["file"].endswith(".har")
+    assert test["evidence"]["file"].startswith("evidence/") and test["evidence"]["file"].endswith(".har.gz")
+    assert test["evidence"]["count"] == 1
     (x,) = test["evidence"]["exchanges"]
     assert (x["request"]["method"], x["response"]["status"]) == ("POST", 201)
     assert x["request"]["url"].endswith("/payments/authorize")
@@ -185,8 +187,12 @@ def _tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
 def test_html_is_self_contained(card_report: dict) -> None:
     page = render_html(card_report)
     tags = _tags(page)
+    scripts = [attrs for tag, attrs in tags if tag == "script"]
+    assert scripts == [{}]  # one inline script, no src: it only unpacks evidence (DecompressionStream)
+    script = page[page.index("<script>"):page.index("</script>")]
+    assert "DecompressionStream" in script and "fetch(" not in script and "http" not in script
     for tag, attrs in tags:
-        assert tag not in ("script", "link", "iframe", "img", "object", "embed"), tag
+        assert tag not in ("link", "iframe", "img", "object", "embed"), tag
         for name in ("src", "href", "action", "data"):
             value = attrs.get(name)
             assert value is None or value.startswith("#"), (tag, name, value)
@@ -220,7 +226,7 @@ def test_html_escapes_everything(card_report: dict) -> None:
     hostile = copy.deepcopy(card_report)
     hostile["tests"][0]["message"] = '<script>alert("x")</script>'
     page = render_html(hostile)
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert '<script>alert' not in page and "&lt;script&gt;alert" in page and page.count("<script>") == 1
 
 
 def test_ready_report_page() -> None:
@@ -240,3 +246,36 @@ def test_other_suite_tests_are_shown_failed_first() -> None:
     page = render_html(report)
     other = page[page.index('id="other-tests"'):]
     assert other.index("test_stateful") < other.index("test_ok") and "FlakyStrategyDefinition" in other
+
+
+def test_html_packs_a_long_test_with_every_exchange(tmp_path: Path) -> None:
+    """A test with hundreds of exchanges (a contract test) carries all of them in the page, compressed; report.json
+    inlines the first few and counts them all; the HAR file holds them all."""
+    import base64
+    import gzip
+
+    from harness.evidence import EvidenceRecorder, pack
+    from harness.report.evidence_view import EvidenceReader
+
+    (req,) = reqs("BC-CARD-01")
+    nodeid = "suites/contract/test_c.py::test_conformance[POST /payments/authorize]"
+    recorder = EvidenceRecorder(tmp_path, secrets=SECRETS, known_pans=pans())
+    pan = bettercharge().cards[0].pan
+    with recorder.case(nodeid):
+        for i in range(250):
+            recorder.record(method="POST", url=f"http://127.0.0.1:1/payments/authorize?n={i}",
+                            request_headers={"content-type": "application/json"},
+                            request_body=json.dumps({"card": {"number": pan}, "n": i}), status=400,
+                            response_headers={"content-type": "application/json"}, response_body=json.dumps({"n": i}))
+    pack(tmp_path)
+    reader = EvidenceReader(tmp_path, secrets=SECRETS, known_pans=pans())
+    report = make_report([req], [rec(nodeid, req.id)], evidence_dir=tmp_path)
+    test = next(t for t in report["tests"] if t["nodeid"] == nodeid)
+    assert test["evidence"]["count"] == 250 and len(test["evidence"]["exchanges"]) == 3
+    page = render_html(report, reader)
+    blob = re.search(r'data-gz="([^"]+)"', page)
+    assert blob is not None and pan not in page
+    unpacked = gzip.decompress(base64.b64decode(blob.group(1))).decode()
+    assert all(f"?n={i}" in unpacked for i in range(250))
+    assert pan not in unpacked and f"{pan[:6]}******{pan[-4:]}" in unpacked
+    assert len(page.encode()) < len(unpacked.encode()) / 3

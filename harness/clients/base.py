@@ -281,12 +281,14 @@ class ApiClient:
         content: bytes | str | None = None,
         authenticate: bool = True,
         idempotency_key: IdempotencyKey = OMIT,
+        operation: str | None = None,
     ) -> httpx.Response:
         """Send exactly what is given, for deliberately malformed requests; still retried, budgeted, recorded.
 
         Unlike the operation methods, no idempotency header is added unless `idempotency_key` asks for one
         (None generates one). With `authenticate` False no credentials are added; a credential header passed
-        in `headers` always wins over the client's own.
+        in `headers` always wins over the client's own. `operation` names the exchange in the evidence
+        (default ``<api>.raw``).
         """
         if json is not None and content is not None:
             raise ValueError("raw(): pass json or content, not both")
@@ -295,7 +297,7 @@ class ApiClient:
         return self._send(
             method.upper(),
             path,
-            operation=f"{self.api_name}.raw",
+            operation=operation or f"{self.api_name}.raw",
             headers=headers,
             params=params,
             json=json,

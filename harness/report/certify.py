@@ -263,9 +263,9 @@ def spent_per_key(settings: Settings, apis: Sequence[str], requests: Mapping[str
     return tuple(rows)
 
 
-def _write_reports(run_dir: Path, report: dict[str, Any]) -> None:
+def _write_reports(run_dir: Path, report: dict[str, Any], evidence: EvidenceReader | None = None) -> None:
     (run_dir / "report.json").write_text(dump_report(report), encoding="utf-8")
-    (run_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+    (run_dir / "report.html").write_text(render_html(report, evidence), encoding="utf-8")
 
 
 @dataclass
@@ -426,15 +426,15 @@ def judge_and_write(
                                             baseline=baseline),
                                raw_results)
 
-    _write_reports(run_dir, build(LeakSection("clean", 0, (), leak_audit.RULES)))
+    _write_reports(run_dir, build(LeakSection("clean", 0, (), leak_audit.RULES)), evidence)
     scanned = sum(1 for p in run_dir.rglob("*") if p.is_file()) + 1  # + leak-audit.json, written below
     report = build(LeakSection("clean", scanned, (), leak_audit.RULES))
-    _write_reports(run_dir, report)
+    _write_reports(run_dir, report, evidence)
     audit = leak_audit.audit_paths(run_dir, secrets=secrets, known_pans=known_pans, window=window)
     if not audit.clean:
         report = build(LeakSection("leaks_found", audit.files_scanned, tuple(f.to_json() for f in audit.findings),
                                    leak_audit.RULES))
-        _write_reports(run_dir, report)
+        _write_reports(run_dir, report, evidence)
         again = leak_audit.audit_paths(run_dir, [run_dir / n for n in _REPORT_FILES], secrets=secrets,
                                        known_pans=known_pans, window=window)
         others = tuple(f for f in audit.findings if f.file not in _REPORT_FILES)

@@ -1,19 +1,20 @@
 """The HAR evidence of a run, read back per test for the report.
 
-The recorder (harness.evidence) writes one HAR file per test case and an index.json naming them. The report
-shows each exchange (method, URL, status, headers, bodies) under the test that made it. Text copied into the
+The recorder (harness.evidence) packs one gzip'd HAR file per test module (one page per test) and an
+index.json naming each test's file and page; spools of a run that ended before packing and loose per-test HAR
+files are read too. The report shows each exchange (method, URL, status, headers, bodies) under the test that
+made it. Text copied into the
 report is redacted once more: the recorder already masks at capture, and redacting again costs nothing and
 keeps a recorder bug from reaching the report (the leak audit still flags the raw HAR file).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from harness.evidence import INDEX_FILENAME, case_filename
+from harness.evidence import read_evidence_with_problems
 from harness.redaction import redact_text
 
 #: Bodies longer than this are cut in the report (the HAR file keeps what the recorder kept).
@@ -28,19 +29,9 @@ class EvidenceReader:
         self.secrets = tuple(secrets)
         self.known_pans = tuple(known_pans)
         self.problems: list[str] = []
-        self._files = self._index()
-
-    def _index(self) -> dict[str, str]:
-        if self.directory is None or not self.directory.is_dir():
-            return {}
-        index = self.directory / INDEX_FILENAME
-        if index.is_file():
-            try:
-                rows = json.loads(index.read_text(encoding="utf-8"))["cases"]
-                return {str(row["case"]): str(row["file"]) for row in rows}
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                self.problems.append(f"evidence index unreadable ({type(exc).__name__}); using file names")
-        return {}
+        self._cases: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        if directory is not None and directory.is_dir():
+            self._cases, self.problems = read_evidence_with_problems(directory)
 
     def _redact(self, value: str | None) -> str | None:
         if value is None:
@@ -57,22 +48,22 @@ class EvidenceReader:
                 for h in rows if isinstance(h, dict)]
 
     def file_for(self, case: str) -> str | None:
-        """The HAR file name of a case, if the run wrote one."""
-        if self.directory is None:
-            return None
-        name = self._files.get(case) or case_filename(case)
-        return name if (self.directory / name).is_file() else None
+        """The HAR file (relative to the evidence directory) holding a case's exchanges, if the run wrote any."""
+        found = self._cases.get(case)
+        return found[0] if found else None
 
-    def exchanges(self, case: str) -> list[dict[str, Any]]:
-        """The case's exchanges in the report's shape (empty when the test made no HTTP call)."""
-        name = self.file_for(case)
-        if name is None or self.directory is None:
+    def count(self, case: str) -> int:
+        """How many exchanges the case made."""
+        found = self._cases.get(case)
+        return len(found[1]) if found else 0
+
+    def exchanges(self, case: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The case's exchanges in the report's shape (empty when the test made no HTTP call); the first
+        `limit` of them when given."""
+        found = self._cases.get(case)
+        if found is None:
             return []
-        try:
-            entries = json.loads((self.directory / name).read_text(encoding="utf-8"))["log"]["entries"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.problems.append(f"evidence file {name} unreadable ({type(exc).__name__})")
-            return []
+        entries = found[1] if limit is None else found[1][:limit]
         return [self._exchange(e) for e in entries if isinstance(e, dict)]
 
     def _exchange(self, entry: dict[str, Any]) -> dict[str, Any]:

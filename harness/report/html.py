@@ -1,7 +1,11 @@
 """report.html: the report document rendered as one self-contained page a person reads.
 
-One file, inline CSS (report.css) and no script, image, font or link to anything outside it, so it opens from
-file://, from a zip, from a mail attachment, years later. Order: verdict first, then coverage per area, then
+One file, inline CSS (report.css) and no image, font or link to anything outside it, so it opens from
+file://, from a zip, from a mail attachment, years later. Its one script is inline (page.html) and only
+unpacks evidence: a test with more exchanges than report.json inlines (a contract test sends hundreds) carries
+all of them rendered, gzip-compressed and base64-encoded, and the browser's DecompressionStream unpacks them
+when the test is opened — every request and response stays in the page at a tenth of the size.
+Order: verdict first, then coverage per area, then
 what blocks, then every requirement (blocking ones first and open) with its tests and their masked HTTP
 evidence collapsed in <details>, then waivers, leak audit, run metadata and the verdict rules.
 
@@ -76,9 +80,23 @@ def _exchange(x: dict[str, Any]) -> str:
     )
 
 
+#: A test with more exchanges than this has them packed (gzip + base64) in the page, unpacked when opened.
+PLAIN_EXCHANGES = 3
+
+
+def _packed(exchanges: Iterable[dict[str, Any]]) -> str:
+    """All of a test's exchanges, rendered, gzip'd and base64'd for the page's unpacking script."""
+    import base64
+    import gzip
+
+    html = "".join(_exchange(x) for x in exchanges).encode("utf-8")
+    return base64.b64encode(gzip.compress(html, compresslevel=6, mtime=0)).decode("ascii")
+
+
 class _Renderer:
-    def __init__(self, report: dict[str, Any]) -> None:
+    def __init__(self, report: dict[str, Any], evidence: Any = None) -> None:
         self.r = report
+        self.evidence = evidence
         self.tests = {t["nodeid"]: t for t in report["tests"]}
         self.shown: dict[str, str] = {}  # test node id -> requirement id it is shown under
 
@@ -98,10 +116,19 @@ class _Renderer:
         message = f'<pre class="message">{e(test["message"])}</pre>' if test["message"] else ""
         har = (f'<p class="muted">HAR file: <code>{e(test["evidence"]["file"])}</code> · also proves: '
                f'{e(", ".join(r for r in test["requirements"] if r != rid) or "—")}</p>')
-        body = "".join(_exchange(x) for x in exchanges) or '<p class="muted">(no HTTP exchange recorded)</p>'
+        count = int(test["evidence"].get("count", len(exchanges)))
+        if count > PLAIN_EXCHANGES and self.evidence is not None:
+            full = self.evidence.exchanges(test["nodeid"])
+            body = (f'<div class="exchanges-packed" data-gz="{_packed(full)}"><p class="muted">{len(full)} '
+                    f'exchanges, unpacked when this test is opened (needs a browser from 2023 or later; the HAR '
+                    f'file holds the same)</p></div>')
+        else:
+            body = "".join(_exchange(x) for x in exchanges) or '<p class="muted">(no HTTP exchange recorded)</p>'
+            if count > len(exchanges):
+                body += f'<p class="muted">… and {count - len(exchanges)} more in the HAR file</p>'
         is_open = " open" if gate == "blocking" else ""  # a failed test shows its message; exchanges stay shut
         return (f'<details class="test" id="{anchor}"{is_open}><summary>{_badge(gate, label)} <code>{e(nodeid)}</code> '
-                f'<span class="muted">({len(exchanges)} exchange{"s" if len(exchanges) != 1 else ""}, '
+                f'<span class="muted">({count} exchange{"s" if count != 1 else ""}, '
                 f'{test["duration"]:.2f} s)</span></summary>'
                 f'<div class="test-body">{message}{har}{body}</div></details>')
 
@@ -376,9 +403,13 @@ class _Renderer:
         return f'<section id="rules"><h2>Verdict rules</h2><ol>{items}</ol></section>'
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The whole page as one string (UTF-8 when written)."""
-    r = _Renderer(report)
+def render_html(report: dict[str, Any], evidence: Any = None) -> str:
+    """The whole page as one string (UTF-8 when written).
+
+    `evidence` (an EvidenceReader) gives the exchanges report.json does not inline; without it the page shows
+    the inlined ones and names the HAR file for the rest.
+    """
+    r = _Renderer(report, evidence)
     run = report["run"]
     verdict = "READY" if report["verdict"]["ready"] else "NOT READY"
     body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.assumptions()

@@ -16,16 +16,26 @@ What is not a hit, and why (Luhn-valid digit runs only; known PANs and secrets a
    times; about one in ten passes Luhn). No card network issues 13-digit numbers starting with 1, which is
    what such a timestamp looks like until 2286.
 
-A finding names the file (relative to the run directory; ``package.zip!member`` inside a zip), the byte offset,
-line and column, the kind, and the value masked; the value itself is never kept or printed.
+Compressed evidence is audited as what it holds: a gzip file (``evidence/*.har.gz``, by its magic bytes, not its
+name) is decompressed and scanned, inside a zip as well; a gzip that cannot be decompressed is itself a finding
+(``unreadable``), since nobody can prove it clean. report.html's packed evidence (base64 of gzip) is decoded and
+scanned the same way.
+
+A finding names the file (relative to the run directory; ``package.zip!member`` inside a zip, ``file!gunzip``
+for decompressed content, ``report.html!packed@N`` for the N-th packed block), the byte offset, line and column
+(in the decompressed text), the kind, and the value masked; the value itself is never kept or printed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import gzip
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -149,9 +159,37 @@ def _findings(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequen
     return found
 
 
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_PACKED: Final = re.compile(rb'data-gz="([A-Za-z0-9+/=]*)"')
+
+
+def _expanded(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequence[str],
+              window: TimeWindow | None) -> tuple[int, list[Finding]]:
+    """Findings in one file's bytes: gunzipped first when they are gzip, plus report.html's packed blocks."""
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return 1, [Finding(name, 0, 1, 1, "unreadable", "(gzip data that cannot be decompressed)")]
+        name = f"{name}!gunzip"
+    found = _findings(name, data, secrets, known_pans, window)
+    count = 1
+    for number, match in enumerate(_PACKED.finditer(data)):
+        try:
+            inner = base64.b64decode(match.group(1), validate=True)
+        except (binascii.Error, ValueError):
+            found.append(Finding(f"{name}!packed@{number}", match.start(1), 1, 1, "unreadable",
+                                 "(packed evidence that is not base64)"))
+            continue
+        more, inner_found = _expanded(f"{name}!packed@{number}", inner, secrets, known_pans, window)
+        count += more
+        found.extend(inner_found)
+    return count, found
+
+
 def audit_file(path: Path, name: str, *, secrets: Sequence[str] = (), known_pans: Sequence[str] = (),
                window: TimeWindow | None = None) -> tuple[int, list[Finding]]:
-    """(files scanned, findings) for one file; a zip is scanned member by member."""
+    """(files scanned, findings) for one file; a zip is scanned member by member, gzip content decompressed."""
     data = path.read_bytes()
     if zipfile.is_zipfile(path):
         found: list[Finding] = []
@@ -164,10 +202,11 @@ def audit_file(path: Path, name: str, *, secrets: Sequence[str] = (), known_pans
                     member = archive.read(info)
                 except (zipfile.BadZipFile, OSError, ValueError):
                     member = b""  # a corrupt member cannot be read by anyone else either; verify reports it
-                found.extend(_findings(f"{name}!{info.filename}", member, secrets, known_pans, window))
-                count += 1
+                more, member_found = _expanded(f"{name}!{info.filename}", member, secrets, known_pans, window)
+                found.extend(member_found)
+                count += more
         return count, found
-    return 1, _findings(name, data, secrets, known_pans, window)
+    return _expanded(name, data, secrets, known_pans, window)
 
 
 def audit_paths(

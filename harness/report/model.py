@@ -50,6 +50,11 @@ _OUTCOME_ORDER: Final = {Outcome.FAILED: 0, Outcome.INFRASTRUCTURE: 1, Outcome.U
 COUNT_KEYS: Final = ("total", "tested", "passed", "failed", "infrastructure", "skipped", "not_verifiable",
                      "untested", "blocking", "warning", "waived")
 _MAX_MESSAGE: Final = 4000
+#: Exchanges of one test copied into report.json (more for a test that did not pass, whose evidence a reader
+#: wants first); all of them are in its HAR file (`evidence.file`, the page titled with the test's node id) and,
+#: compressed, in report.html. A contract test makes hundreds, and copying them all tripled the run's size.
+INLINE_EXCHANGES: Final = 3
+INLINE_EXCHANGES_NOT_PASSED: Final = 20
 
 
 @dataclass(frozen=True)
@@ -222,12 +227,14 @@ def build_report(
     tests = []
     for record in records:
         file = evidence.file_for(record.nodeid) if evidence else None
+        inline = INLINE_EXCHANGES if record.outcome == "passed" else INLINE_EXCHANGES_NOT_PASSED
         tests.append({
             "nodeid": clean_id(record.nodeid), "outcome": record.outcome, "classification": record.classification,
             "message": clean(record.message), "duration": round(record.duration, 3),
             "requirements": list(record.requirements),
             "evidence": {"file": f"evidence/{file}" if file else None,
-                         "exchanges": evidence.exchanges(record.nodeid) if evidence and file else []},
+                         "count": evidence.count(record.nodeid) if evidence and file else 0,
+                         "exchanges": evidence.exchanges(record.nodeid, inline) if evidence and file else []},
         })
     stale = [u.waiver.requirement for u in decision.waivers if u.status.value == "not_needed"]
     expired = [u.waiver.requirement for u in decision.waivers if u.status.value == "expired"]

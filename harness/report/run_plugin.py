@@ -24,6 +24,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class _Progress:
         path.write_text("", encoding="utf-8")
 
     def emit(self, **event: Any) -> None:
+        event["t"] = round(time.time(), 3)  # when, for benchmarks/certify_phases.py (collection, first result)
         with self.lock, self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(event) + "\n")
 

@@ -29,6 +29,8 @@ proven by the BetterCharge suite, not here.
 from __future__ import annotations
 
 import base64
+import copy
+import hashlib
 import itertools
 import json
 import os
@@ -37,12 +39,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import hypothesis
 import pytest
-import requests
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
@@ -50,6 +52,9 @@ from schemathesis.config._output import DEFAULT_KEYS_TO_SANITIZE, DEFAULT_SENSIT
 
 from harness import openapi
 from harness.catalog import all_requirements, bettercharge, betterpayment
+from harness.contract.cases import RECEIVER_PLACEHOLDER, CaseCache, cache_key, default_cache_dir, fresh_value, refresh
+from harness.contract.transport import ClientTransport, route_through
+from harness.paths import fixtures_dir
 
 API_NAMES: tuple[str, ...] = ("bettercharge", "betterpayment")
 Kind = Literal["conformance", "negative", "data_validation", "stateful"]
@@ -185,6 +190,10 @@ def apply_marks(api: str, kind: Kind) -> Callable[[Callable[..., Any]], Callable
 # ---------------------------------------------------------------- schemas
 
 
+def _coverage_on() -> bool:
+    return RUN.target == "simulator" or RUN.coverage
+
+
 def _config(api: str, kind: Kind) -> SchemathesisConfig:
     checks: dict[str, Any]
     if kind == "data_validation":
@@ -207,7 +216,7 @@ def _config(api: str, kind: Kind) -> SchemathesisConfig:
         # The coverage phase (boundary values, missing required parts, undeclared methods) is not bounded by
         # max-examples: dozens of requests per operation. Against a sandbox it stays off unless asked for.
         "phases": {"stateful": {"max-steps": STATEFUL_MAX_STEPS},
-                   "coverage": {"enabled": RUN.target == "simulator" or RUN.coverage}},
+                   "coverage": {"enabled": _coverage_on()}},
         # Health checks guard pure-Python property tests; here slowness is the network, and the exchange fixture
         # (function-scoped) is meant to live across all of an operation's cases.
         "suppress-health-check": ["all"],
@@ -221,14 +230,30 @@ def _config(api: str, kind: Kind) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(data)
 
 
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def operation_labels(api: str) -> list[str]:
+    """The document's operations as schemathesis labels them ("POST /payments/authorize"), read from the YAML.
+
+    Collection needs only these names; the schemas, their generators and the cases are built when a test runs,
+    in the worker that runs it (schemathesis' own pytest plugin builds every operation's Hypothesis test, its
+    coverage cases included, at collection, and again in every xdist worker: 46 s before the first result).
+    """
+    paths = openapi.document(api).get("paths") or {}
+    return [f"{method.upper()} {path}" for path, item in paths.items() if isinstance(item, dict)
+            for method in HTTP_METHODS if method in item]
+
+
+@cache
 def build_schema(api: str, kind: Kind) -> Any:
-    """The schemathesis schema of one API's document, configured for one test kind.
+    """The schemathesis schema of one API's document, configured for one test kind (one per process).
 
     Positive kinds get the realistic-data hooks: half of their cases carry values the target can act on (a
     known merchant, a test card, a fresh order reference), so success answers are checked against the document
     too, not only the error answers random data provokes.
     """
-    schema = schemathesis.openapi.from_path(openapi.document_path(api), config=_config(api, kind))
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(openapi.document(api)), config=_config(api, kind))
     if kind in ("conformance", "stateful"):
         realistic = REALISTIC[api]
 
@@ -249,6 +274,39 @@ def build_schema(api: str, kind: Kind) -> Any:
     return schema
 
 
+@cache
+def _generation_inputs() -> str:
+    """A digest of what the cases depend on besides the document and the settings: the realistic-data hooks
+    (this module, harness.contract), the catalog they draw test cards and merchants from, and the hash seed."""
+    digest = hashlib.sha256()
+    sources = [Path(__file__), *sorted((Path(__file__).parents[2] / "harness" / "contract").glob("*.py"))]
+    for path in [*sources, *sorted((fixtures_dir() / "catalog").glob("*.yaml"))]:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(os.environ.get("PYTHONHASHSEED", "random").encode())
+    return digest.hexdigest()
+
+
+def generated_cases(api: str, kind: Kind, label: str) -> tuple[list[Any], bool]:
+    """The cases of one operation and kind: from the cache when the same inputs generated them before
+    (True), else generated now and stored (False)."""
+    from harness.contract.cases import generate
+
+    schema = build_schema(api, kind)
+    operation = schema.find_operation_by_label(label)
+    if operation is None:
+        raise pytest.UsageError(f"{api}: the document has no operation {label}")
+    key = cache_key(api, kind, label, openapi.sha256(api), RUN.seed, RUN.max_examples, _coverage_on(),
+                    RUN.target, RUN.merchant_id, _future_year(), _generation_inputs())
+    store = CaseCache(default_cache_dir() / "contract")
+    cases = store.load(key, operation)
+    if cases is not None:
+        return cases, True
+    cases = generate(schema, label)
+    store.store(key, cases)
+    return cases, False
+
+
 # ---------------------------------------------------------------- realistic data
 
 
@@ -261,7 +319,8 @@ def _future_year() -> int:
 
 
 def _unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:20]}"
+    """A value unique to one case; minted again when a cached case is replayed (harness.contract.cases)."""
+    return f"{prefix}{fresh_value()}"
 
 
 def _luhn_fixed(digits: str) -> str:
@@ -319,7 +378,7 @@ class _Realistic:
             return st.just(headers)
 
         def fresh() -> dict[str, Any]:
-            return {name: str(uuid.uuid4()) if "idempotency" in name.lower() else value
+            return {name: fresh_value("uuid") if "idempotency" in name.lower() else value
                     for name, value in headers.items()}
 
         return st.one_of(st.just(headers), st.builds(fresh))
@@ -422,54 +481,67 @@ class _BetterPaymentRealistic(_Realistic):
 REALISTIC: dict[str, _Realistic] = {"bettercharge": _BetterChargeRealistic(),
                                     "betterpayment": _BetterPaymentRealistic()}
 
-# Set by the exchange fixture: where the simulator (or the tester) receives Better Payment's postbacks and
-# redirects. On a sandbox the URLs must be reachable https URLs of the merchant; there the variables win.
-_RECEIVER: dict[str, str] = {}
-
-
 def _receiver_urls() -> dict[str, str]:
-    base = _RECEIVER.get("base", "https://example.invalid/paycert")
+    """Placeholders at generation; the exchange points them at the run's receiver when it sends (receiver_urls)."""
+    base = RECEIVER_PLACEHOLDER
+    return {"postback_url": f"{base}/postback", "success_url": f"{base}/success", "error_url": f"{base}/error"}
+
+
+def receiver_urls(base: str | None) -> dict[str, str]:
+    """Placeholder -> real URL: where the simulator (or the tester) receives Better Payment's postbacks and
+    redirects. On a sandbox they must be reachable https URLs of the merchant; there the variable wins."""
+    real = (base or "https://example.invalid/paycert").rstrip("/")
+    urls = {f"{RECEIVER_PLACEHOLDER}/{name}": f"{real}/{name}" for name in ("success", "error", "postback")}
     from harness.config import current_settings
 
-    return {"postback_url": current_settings().postback_url or f"{base}/postback",
-            "success_url": f"{base}/success", "error_url": f"{base}/error"}
+    postback = current_settings().postback_url
+    if postback:
+        urls[f"{RECEIVER_PLACEHOLDER}/postback"] = postback
+    return urls
 
 
 # ---------------------------------------------------------------- the exchange with the target
 
 
+#: Distinct failures quoted in a failing test's message (all of them are counted).
+MAX_FAILURES_SHOWN = 5
+
+
 @dataclass
 class Exchange:
-    """Sends generated cases to the target with the API's credentials, paces the rate limit, counts the cases.
+    """Sends cases to the target through the API's client, paces the rate limit, counts the cases.
 
-    `advance` (simulator only) moves the simulator clock; `acquire` (sandbox, BetterCharge) takes a slot of the
-    shared request budget before each request.
+    Every request (each case, each check's follow-up, each stateful step) goes through `client`, an
+    ``harness.clients`` client: masked HAR evidence, the shared request budget, retries, and an
+    InfrastructureError when the target fails beyond them (harness.contract.transport). `advance` (simulator
+    only) moves the simulator clock past a rate-limit window instead of waiting it out.
     """
 
     api: str
     kind: Kind
     base_url: str
     headers: dict[str, str]
+    client: Any
     advance: Callable[[float], None] | None = None
-    acquire: Callable[[], object] | None = None
     reset: Callable[[], None] | None = None  # embedded simulator only: a fresh state per stateful scenario
+    urls: dict[str, str] = field(default_factory=dict)  # receiver placeholders -> this run's receiver
     cases: int = 0
+    cached: bool | None = None
     statuses: dict[int, int] = field(default_factory=dict)
-    session: requests.Session = field(default_factory=requests.Session)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def schema(self, kind: Kind | None = None) -> Any:
+        """This exchange's schema, sending through the client."""
+        return route_through(build_schema(self.api, kind or self.kind), ClientTransport(self.api, self.client))
+
     def call_kwargs(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "headers": dict(self.headers), "session": self.session, "timeout": 30}
+        return {"base_url": self.base_url, "headers": dict(self.headers)}
 
     def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
-        if self.acquire is not None:
-            self.acquire()
+        refresh(case, self.urls, remint=False)  # this run's receiver URLs (cached cases are re-minted before)
         response = case.call(**kwargs)
-        if response.status_code == 429 and self.advance is not None:
-            # The simulator's window, not the contract, is in the way: skip the clock past it and send again.
-            self.advance(_retry_after(response) + 1)
-            response = case.call(**kwargs)
-        elif self.advance is not None and _header(response, "x-ratelimit-remaining") == "0":
+        if self.advance is not None and _header(response, "x-ratelimit-remaining") == "0":
+            # The simulator's window, not the contract, is in the way: skip its clock past it.
             self.advance(_retry_after(response) + 1)
         with self._lock:
             self.cases += 1
@@ -488,8 +560,32 @@ class Exchange:
         self.validate(case, response, kwargs)
         return response
 
+    def run_operation(self, label: str) -> None:
+        """Send every generated case of one operation and check each answer.
+
+        Unlike a Hypothesis test, a failing case does not end the test: every case runs, and the failure names
+        how many cases failed and quotes the first distinct ones. An InfrastructureError (the target failing
+        beyond the client's retries) ends it at once, to be classified as infrastructure.
+        """
+        self.schema()
+        cases, self.cached = generated_cases(self.api, self.kind, label)
+        failures: list[str] = []
+        failed = 0
+        for case in cases:
+            refresh(case, self.urls)  # fresh order references, this run's receiver URLs
+            try:
+                self.call_and_validate(case)
+            except AssertionError as exc:  # schemathesis' Failure and FailureGroup are AssertionErrors
+                failed += 1
+                text = str(exc).strip()
+                if text not in failures and len(failures) < MAX_FAILURES_SHOWN:
+                    failures.append(text)
+        if failed:
+            raise AssertionError(f"{label}: {failed} of {len(cases)} generated cases failed the checks; "
+                                 f"first distinct failures:\n\n" + "\n\n---\n\n".join(failures))
+
     def close(self) -> None:
-        self.session.close()
+        """Nothing to close: the client belongs to the session."""
 
 
 def operation_id(case: schemathesis.Case) -> str:
@@ -530,10 +626,6 @@ def auth_headers(api: str, settings: Any) -> dict[str, str]:
     bp = settings.betterpayment
     token = base64.b64encode(f"{bp.api_key}:{bp.api_password}".encode()).decode("ascii")
     return {"Authorization": f"Basic {token}"}
-
-
-def set_receiver_base(base: str) -> None:
-    _RECEIVER["base"] = base.rstrip("/")
 
 
 # ---------------------------------------------------------------- stateful

@@ -35,46 +35,34 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(_support.SEED_ENV, str(RUN.seed))
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """Give each operation's test its own node id.
-
-    schemathesis 4.32 builds its per-operation items with `originalname` and no callspec; pytest 9 derives the
-    node id from those two, so every operation of a test got the same id, and the plugin's results, the
-    evidence files and xdist all keyed them together (practice.md: give each case its own id). The operation
-    label becomes the id's parameter part, as with any parametrized test: test_conformance[GET /payments/{bcId}].
-    """
-    label = getattr(item, "operation_label", None)
-    node_id = getattr(item, "_id", None)
-    if label and node_id is not None and getattr(node_id, "params", "") is None:
-        item._id = node_id.with_params(label)
-
-
 def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
     target = request.getfixturevalue("paycert_target")
     settings = request.getfixturevalue("paycert_settings")
+    client = request.getfixturevalue(f"{api}_client")  # the plugin's: budget, evidence, retries
     kind = _kind_of(request.node)
-    advance = acquire = reset = None
+    advance = reset = None
     if target.embedded:
         reset = control_reset(target.simulator_url or "")
+    receiver = None
     if target.is_simulator:
+        from harness.clients.base import RetryPolicy
         from harness.simulator_control import SimulatorControl
 
         control = SimulatorControl(target.simulator_url or "")
         advance = control.advance
         request.addfinalizer(control.close)
-        _support.set_receiver_base(f"{target.simulator_url}/_simulator/contract")
-    elif api == "bettercharge":
-        from harness.clients.bettercharge import rate_limit_budget
-
-        acquire = rate_limit_budget(settings.bettercharge.api_key, directory=settings.budget_dir).acquire
-    exchange = Exchange(api=api, kind=kind, base_url=target.base_url(api),
-                        headers=_support.auth_headers(api, settings), advance=advance, acquire=acquire, reset=reset)
+        receiver = f"{target.simulator_url}/_simulator/contract"
+        # Waiting out a rate-limit window or a backoff is moving the simulator's clock past it.
+        client = client.with_retry(RetryPolicy(sleep=lambda seconds: advance(seconds + 1)))
+    exchange = Exchange(api=api, kind=kind, base_url=target.base_url(api), headers=_support.auth_headers(api, settings),
+                        client=client, advance=advance, reset=reset, urls=_support.receiver_urls(receiver))
     try:
         yield exchange
     finally:
         exchange.close()
         request.node.user_properties.append(
-            (_PROPERTY, {"api": api, "kind": kind, "cases": exchange.cases, "statuses": exchange.statuses}))
+            (_PROPERTY, {"api": api, "kind": kind, "cases": exchange.cases, "statuses": exchange.statuses,
+                         "cached": exchange.cached}))
 
 
 def control_reset(url: str) -> Any:
@@ -131,36 +119,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     stats = current_settings().variables.get(_support.STATS_ENV, "").strip()
     if stats:
         _COUNTS.write(Path(stats))
-
-
-def _generator_failed(exc: BaseException) -> bool:
-    return type(exc).__name__ == "InvalidSchema" and "canonical form" in str(exc)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
-    """Retry generation from other seeds when hypothesis-jsonschema cannot build negative data.
-
-    For POST /rest/payment and /rest/register, schemathesis' negative phase sometimes fails inside
-    hypothesis-jsonschema ("result is not supported in canonical form"), depending on the seed and on what the
-    process generated before: a generator limitation, not an API finding. The API is still judged: every retry
-    runs and checks its cases; only if every seed fails does the error stand.
-    """
-    try:
-        return (yield)
-    except Exception as exc:
-        if not _generator_failed(exc):
-            raise
-        last: BaseException = exc
-    test = pyfuncitem.obj
-    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    for extra in (1, 2, 3, 4, 5):
-        test._hypothesis_internal_use_seed = RUN.seed + extra
-        try:
-            test(**args)
-            return True
-        except Exception as again:
-            if not _generator_failed(again):
-                raise
-            last = again
-    raise last

@@ -2,46 +2,43 @@
 
 Credentials: Basic auth (API key and password) from the run's settings, sent as an explicit Authorization
 header so schemathesis' ignored_auth check can also prove that requests without it, or with a wrong one, are
-refused.
+refused. One test per operation and kind; its cases are generated (or replayed from the case cache) when it
+runs.
 """
 
 from __future__ import annotations
 
-import schemathesis
+import pytest
 
-from ._support import ChainTracker, Exchange, apply_marks, build_schema, run_stateful_walking_chains
+from ._support import ChainTracker, Exchange, apply_marks, operation_labels, run_stateful_walking_chains
 
 API = "betterpayment"
-
-conformance = build_schema(API, "conformance")
-negative = build_schema(API, "negative")
-data_validation = build_schema(API, "data_validation")
-stateful = build_schema(API, "stateful")
+OPERATIONS = operation_labels(API)
 
 
 @apply_marks(API, "conformance")
-@conformance.parametrize()
-def test_conformance(case: schemathesis.Case, betterpayment_exchange: Exchange) -> None:
+@pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
+def test_conformance(operation: str, betterpayment_exchange: Exchange) -> None:
     """Schema-valid requests: no 5xx; status, content type, headers and body as documented; auth enforced."""
-    betterpayment_exchange.call_and_validate(case)
+    betterpayment_exchange.run_operation(operation)
 
 
 @apply_marks(API, "negative")
-@negative.parametrize()
-def test_negative(case: schemathesis.Case, betterpayment_exchange: Exchange) -> None:
+@pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
+def test_negative(operation: str, betterpayment_exchange: Exchange) -> None:
     """Schema-invalid requests: still no 5xx, and every answer is a documented one."""
-    betterpayment_exchange.call_and_validate(case)
+    betterpayment_exchange.run_operation(operation)
 
 
 @apply_marks(API, "data_validation")
-@data_validation.parametrize()
-def test_data_validation(case: schemathesis.Case, betterpayment_exchange: Exchange) -> None:
+@pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
+def test_data_validation(operation: str, betterpayment_exchange: Exchange) -> None:
     """Advisory: invalid data is refused with a 4xx and valid data accepted (known false positives)."""
-    betterpayment_exchange.call_and_validate(case)
+    betterpayment_exchange.run_operation(operation)
 
 
 @apply_marks(API, "stateful")
 def test_stateful(betterpayment_exchange: Exchange, paycert_target: object) -> None:
     """Chains along the document's links (authorize -> capture -> refund / reverse, payment -> refund)."""
-    run_stateful_walking_chains(stateful, betterpayment_exchange, ChainTracker(API),
+    run_stateful_walking_chains(betterpayment_exchange.schema(), betterpayment_exchange, ChainTracker(API),
                                 simulator=getattr(paycert_target, "is_simulator", False))
