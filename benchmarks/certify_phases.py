@@ -122,8 +122,6 @@ def run_certify(workers: int, out: Path) -> dict[str, Any]:
     timer = _Timer()
     certify_module._write_reports = timer.wrap("report", certify_module._write_reports)  # type: ignore[assignment]
     certify_module.leak_audit.audit_paths = timer.wrap("audit", certify_module.leak_audit.audit_paths)  # type: ignore[assignment]
-    stats = out / "contract-stats.json"
-    os.environ["PAYCERT_CONTRACT_STATS"] = str(stats)
     began = time.time()
     result = certify_module.certify(certify_module.CertifyOptions(workers=workers, out_dir=out),
                                     Console(file=open(os.devnull, "w")))  # noqa: SIM115
@@ -132,6 +130,7 @@ def run_certify(workers: int, out: Path) -> dict[str, Any]:
     stamp = {e["event"]: e["t"] for e in reversed(events) if "t" in e}
     first_test = next((e["t"] for e in events if e.get("event") == "test" and "t" in e), None)
     tests = sum(1 for e in events if e.get("event") == "test")
+    stats = result.run_dir / "logs" / "contract-cases.json"
     counts = json.loads(stats.read_text(encoding="utf-8")) if stats.is_file() else {"apis": {}}
     contract = {api: sum(row["by_kind"].values()) for api, row in counts.get("apis", {}).items()}
     contract_tests = sum(1 for e in events if e.get("event") == "test" and "suites/contract/" in str(e.get("nodeid")))
@@ -150,7 +149,7 @@ def run_certify(workers: int, out: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="certify --workers (default 2: one per core)")
+    parser.add_argument("--workers", type=int, default=4, help="certify --workers (default 4, certify's own)")
     parser.add_argument("--examples", type=int, default=100, help="st run -n (default 100)")
     parser.add_argument("--cold", action="store_true", help="time case generation too (an empty case cache)")
     parser.add_argument("--keep", type=Path, default=None, help="write certify's run here instead of a temp dir")

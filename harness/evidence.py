@@ -415,7 +415,8 @@ def _packed_entries(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _module_document(cases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    pages, entries = [], []
+    pages: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
     for number, (case, rows) in enumerate(sorted(cases.items())):
         page_id = f"page_{number}"
         pages.append({"startedDateTime": rows[0].get("startedDateTime", datetime.now(UTC).isoformat()) if rows

@@ -143,7 +143,7 @@ def _draw(schema: Any, operation: Any, attempt: int) -> list[Any]:
     test = build_operation_test(config=schema.config, operation=operation, test_func=keep, given_kwargs={},
                                 feedback=feedback)
     if attempt:
-        test._hypothesis_internal_use_seed = (schema.config.seed or 0) + attempt
+        test._hypothesis_internal_use_seed = (schema.config.seed or 0) + attempt  # type: ignore[attr-defined]
     test()
     return cases
 

@@ -14,6 +14,7 @@ headers, so the client adds none of its own (``authenticate=False``) and ignored
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import requests
@@ -51,13 +52,18 @@ class ClientTransport(RequestsTransport):
             cookies=data.get("cookies") or None, json=data.get("json"), data=data.get("data"),
             files=data.get("files"), auth=data.get("auth"),
         ).prepare()
-        headers = {name: value for name, value in prepared.headers.items() if name.lower() not in _COMPUTED}
-        body = prepared.body
-        content = body.encode("utf-8") if isinstance(body, str) else body
+        headers = {name: value if isinstance(value, str) else value.decode("latin-1")
+                   for name, value in prepared.headers.items() if name.lower() not in _COMPUTED}
+        body: Any = prepared.body
+        content: bytes | None = body.encode("utf-8") if isinstance(body, str) else body
         response = self.client.raw(
             str(prepared.method), str(prepared.url), headers=headers, content=content, authenticate=False,
             idempotency_key=OMIT, operation=_operation_name(self.api, case),
         )
+        try:
+            response.elapsed  # noqa: B018 - set once the body is read; not by every test transport
+        except RuntimeError:
+            response.elapsed = datetime.timedelta(0)
         return Response.from_httpx(response, verify=True)
 
 

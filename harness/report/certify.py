@@ -122,7 +122,9 @@ def pytest_command(options: CertifyOptions, settings: Settings, suites: Path, ru
            "--paycert-apis", ",".join(options.apis),
            "--paycert-progress", str(run_dir / "logs" / "progress.jsonl")]
     if importlib.util.find_spec("xdist") is not None:
-        cmd += ["-n", str(options.workers)]
+        # worksteal: an idle worker takes tests queued on a busy one, so a long contract test started first is
+        # not followed by a queue of short tests waiting behind it.
+        cmd += ["-n", str(options.workers), "--dist", "worksteal"]
     return cmd + list(options.pytest_args)
 
 
@@ -152,6 +154,15 @@ def _run_pytest_with(cmd: Sequence[str], run_dir: Path, console: Console, env: d
     # i.e. on the hash seed; with a random one, negative-data generation for a few operations occasionally
     # fails inside hypothesis-jsonschema. A user may still choose another value.
     env.setdefault("PYTHONHASHSEED", "0")
+    # The contract suite's case counts (per API and kind), for the report.
+    env["PAYCERT_CONTRACT_STATS"] = str(run_dir / "logs" / "contract-cases.json")
+    # Byte-code caches: without them every process of the run (the controller and each worker) compiles, and
+    # pytest assertion-rewrites, schemathesis and hypothesis again, seconds of CPU each. A user who turned them
+    # off (PYTHONDONTWRITEBYTECODE) gets them under paycert's cache directory, never in their tree.
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        from harness.contract.cases import default_cache_dir
+
+        env.setdefault("PYTHONPYCACHEPREFIX", str(default_cache_dir() / "pycache"))
     log_path = logs / "pytest.log"
     stopped: str | None = None
     with log_path.open("wb") as log:
@@ -234,6 +245,15 @@ def _follow(proc: subprocess.Popen[bytes], reader: ProgressReader, console: Cons
     say(console, f"progress: {reader.done}/{reader.total if reader.total is not None else reader.done} tests "
                  f"({describe_run(reader, budgets())})")
     return stopped
+
+
+def _generated_cases(path: Path) -> dict[str, dict[str, int]]:
+    """The contract suite's counts (suites/contract/conftest.py writes them); {} when it did not run."""
+    try:
+        apis = json.loads(path.read_text(encoding="utf-8"))["apis"]
+        return {str(api): {str(k): int(n) for k, n in row["by_kind"].items()} for api, row in apis.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _base_urls(settings: Settings, apis: Sequence[str]) -> tuple[dict[str, str], str | None]:
@@ -363,6 +383,7 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
         resumed_from=resumed.run_id if resumed else None,
         requests=spent_per_key(inputs.settings, options.apis, pytest_run.requests, pytest_run.rate_limited,
                                preflight.checks, pytest_run.provoked),
+        generated_cases=_generated_cases(run_dir / "logs" / "contract-cases.json"),
     )
     secrets = [*inputs.settings.secrets, *inputs.signer.secret_forms()]
     pans = list(known_pans())

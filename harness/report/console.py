@@ -80,6 +80,9 @@ def print_summary(console: Console, report: dict[str, Any], *, location: str | N
         ("waivers no longer needed", verdict["stale_waivers"], "yellow"),
         ("expired waivers (ignored)", verdict["expired_waivers"], "yellow"),
     ]
+    for api, kinds in run["pytest"].get("generated_cases", {}).items():
+        say(console, f"contract cases {api}: {sum(kinds.values())} generated and checked ("
+                     + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
     for label, ids, style in lines:
         if ids:
             console.print(Text.assemble((f"{label} ({len(ids)}): ", style), _ids(ids)))

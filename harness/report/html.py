@@ -342,6 +342,9 @@ class _Renderer:
               for o in run["openapi"]),
             ("pytest exit code", str(run["pytest"]["exit_code"])), ("workers", str(run["pytest"]["workers"])),
             ("tests collected", str(run["pytest"]["collected"])),
+            *((f"contract cases {api}", f"{sum(kinds.values())} generated and checked ("
+               + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
+              for api, kinds in run["pytest"].get("generated_cases", {}).items()),
         ]
         if run["suites"]:
             rows.append(("suites", f"{run['suites']['path']} ({run['suites']['files']} files, sha256 "

@@ -77,6 +77,8 @@ class RunInfo:
     workers: int = 0
     collected: int | None = None
     collection_errors: list[dict[str, str]] = field(default_factory=list)
+    #: Cases the contract suite generated and checked, per API and kind (its PAYCERT_CONTRACT_STATS file).
+    generated_cases: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # other reasons the run cannot certify (e.g. no results file)
     requests: tuple[dict[str, Any], ...] = ()  # per API key: {api, key (sha256 prefix), requests, rate_limited}
     resumed_from: str | None = None  # the interrupted run whose passed tests this run did not repeat
@@ -183,7 +185,8 @@ def _run_json(info: RunInfo) -> dict[str, Any]:
         "suites": info.suites,
         "waiver_file": info.waiver_file,
         "pytest": {"exit_code": info.pytest_exit_code, "workers": info.workers, "collected": info.collected,
-                   "collection_errors": list(info.collection_errors)},
+                   "collection_errors": list(info.collection_errors),
+                   "generated_cases": {api: dict(kinds) for api, kinds in sorted(info.generated_cases.items())}},
         **optional,
         "requests": [dict(r) for r in info.requests],
         "resumed_from": info.resumed_from,

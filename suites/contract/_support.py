@@ -49,6 +49,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.config._output import DEFAULT_KEYS_TO_SANITIZE, DEFAULT_SENSITIVE_MARKERS
+from schemathesis.core.failures import FailureGroup
 
 from harness import openapi
 from harness.catalog import all_requirements, bettercharge, betterpayment
@@ -575,7 +576,7 @@ class Exchange:
             refresh(case, self.urls)  # fresh order references, this run's receiver URLs
             try:
                 self.call_and_validate(case)
-            except AssertionError as exc:  # schemathesis' Failure and FailureGroup are AssertionErrors
+            except (AssertionError, FailureGroup) as exc:  # one failed check, or several
                 failed += 1
                 text = str(exc).strip()
                 if text not in failures and len(failures) < MAX_FAILURES_SHOWN:

@@ -35,6 +35,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(_support.SEED_ENV, str(RUN.seed))
 
 
+#: Relative cost of the contract tests by kind (their measured share of a run), longest first.
+_COST = {"stateful": 4, "negative": 3, "data_validation": 2, "conformance": 1}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Contract tests first, the longest (stateful, then negative data for request bodies) at the head.
+
+    A contract test runs hundreds of cases; started last, one of them alone keeps a worker busy after every
+    other test is done. Started first, the short hand-written tests fill the other workers around them.
+    The order is a pure function of the collected items, so every xdist worker computes the same one.
+    """
+    def cost(item: pytest.Item) -> tuple[int, int]:
+        name = getattr(item, "originalname", item.name)
+        kind = next((k for k in _COST if k in name), None)
+        if kind is None or "suites/contract/" not in item.nodeid.replace("\\", "/"):
+            return (0, 0)
+        body = 1 if "[POST " in item.nodeid or "[PATCH " in item.nodeid else 0
+        return (_COST[kind], body)
+
+    ranked = sorted(enumerate(items), key=lambda pair: (-cost(pair[1])[0], -cost(pair[1])[1], pair[0]))
+    items[:] = [item for _, item in ranked]
+
+
 def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
     target = request.getfixturevalue("paycert_target")
     settings = request.getfixturevalue("paycert_settings")

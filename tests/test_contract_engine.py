@@ -1,0 +1,136 @@
+"""harness.contract: generated cases are reproducible and survive the cache; replay re-mints only what the hooks
+minted; every request — a case, a check's follow-up — goes through the API client (evidence, redaction,
+retries), and a 5xx beyond the retries is an InfrastructureError, not a contract failure.
+
+In-process against httpx.MockTransport: no server, a few seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
+
+from harness import openapi
+from harness.clients import InfrastructureError
+from harness.clients.base import RetryPolicy
+from harness.clients.bettercharge import BetterChargeClient
+from harness.contract.cases import RECEIVER_PLACEHOLDER, CaseCache, cache_key, fresh_value, generate, refresh
+from harness.contract.transport import ClientTransport, route_through
+from harness.evidence import EvidenceRecorder, use_recorder
+
+API_KEY, PARTNER = "bc-key-engine-0123456789", "partner-engine"
+LABEL = "POST /payments/{bcId}/capture"
+
+
+def _schema(seed: int = 7, checks: dict[str, Any] | None = None) -> Any:
+    config = SchemathesisConfig.from_dict({
+        "seed": seed, "generation": {"mode": "all", "max-examples": 6, "database": "none",
+                                     "with-security-parameters": False},
+        "phases": {"coverage": {"enabled": False}}, "suppress-health-check": ["all"],
+        **({"checks": checks} if checks else {}),
+    })
+    return schemathesis.openapi.from_dict(copy.deepcopy(openapi.document("bettercharge")), config=config)
+
+
+def _shape(case: Any) -> tuple[Any, ...]:
+    return (case.method, case.path, dict(case.path_parameters), dict(case.query), dict(case.headers),
+            json.dumps(case.body, sort_keys=True, default=repr), case.meta.generation.mode if case.meta else None)
+
+
+def test_generation_is_reproducible_and_the_cache_returns_the_same_cases(tmp_path: Path) -> None:
+    schema = _schema()
+    first, again = generate(schema, LABEL), generate(_schema(), LABEL)
+    assert len(first) >= 6 and [_shape(c) for c in first] == [_shape(c) for c in again]
+    assert {str(c.meta.generation.mode) for c in first} >= {"positive", "negative"}
+    assert [_shape(c) for c in generate(_schema(seed=8), LABEL)] != [_shape(c) for c in first]
+
+    cache = CaseCache(tmp_path / "cache")
+    key = cache_key("bettercharge", LABEL, 7)
+    assert cache.load(key, schema.find_operation_by_label(LABEL)) is None
+    cache.store(key, first)
+    loaded = cache.load(key, schema.find_operation_by_label(LABEL))
+    assert loaded is not None and [_shape(c) for c in loaded] == [_shape(c) for c in first]
+    assert loaded[0].operation.label == LABEL
+    assert cache.load(cache_key("bettercharge", LABEL, 8), schema.find_operation_by_label(LABEL)) is None
+    (path,) = (tmp_path / "cache").iterdir()
+    path.write_bytes(gzip.compress(b"not a pickle"))
+    assert cache.load(key, schema.find_operation_by_label(LABEL)) is None  # a bad file is a miss, not a crash
+
+
+def test_replay_remints_only_minted_values_and_points_receivers_at_the_run() -> None:
+    schema = _schema()
+    (case, *_) = generate(schema, LABEL)
+    order, key, foreign = f"ord-{fresh_value()}", fresh_value("uuid"), str(uuid.uuid4())
+    case.body = {"orderReference": order, "postback_url": f"{RECEIVER_PLACEHOLDER}/postback", "note": foreign,
+                 "again": order}
+    case.headers["Idempotency-Key"] = key
+    urls = {f"{RECEIVER_PLACEHOLDER}/postback": "http://127.0.0.1:1/_simulator/contract/postback"}
+
+    refresh(case, urls, remint=False)
+    assert case.body["orderReference"] == order and case.headers["Idempotency-Key"] == key
+    assert case.body["postback_url"] == "http://127.0.0.1:1/_simulator/contract/postback"
+
+    refresh(case, urls)
+    assert case.body["orderReference"] != order and len(case.body["orderReference"]) == len(order)
+    assert case.body["again"] == case.body["orderReference"]  # one value, one replacement, within a case
+    assert case.headers["Idempotency-Key"] != key and uuid.UUID(case.headers["Idempotency-Key"])
+    assert case.body["note"] == foreign  # generated data is left as it was drawn
+
+
+def _client(handler: Any) -> BetterChargeClient:
+    return BetterChargeClient("http://api.test", API_KEY, PARTNER, transport=httpx.MockTransport(handler),
+                              retry=RetryPolicy(sleep=lambda _seconds: None))
+
+
+def _headers() -> dict[str, str]:
+    return {"x-api-key": API_KEY, "x-partner-id": PARTNER}
+
+
+def test_cases_and_check_follow_ups_go_through_the_client_and_are_recorded_masked() -> None:
+    seen: list[httpx.Request] = []
+
+    def accept_everything(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"bcId": "bc_1", "state": "CAPTURED"})
+
+    schema = _schema(checks={"enabled": False, "ignored_auth": {"enabled": True}})
+    client = _client(accept_everything)
+    route_through(schema, ClientTransport("bettercharge", client))
+    (case, *_) = generate(schema, LABEL)
+    recorder = EvidenceRecorder(secrets=[API_KEY])
+    with use_recorder(recorder), recorder.case("suites/contract/t.py::test_x"):
+        response = case.call(base_url="http://api.test", headers=_headers())
+        with pytest.raises(FailureGroup, match=r"(?i)authentication"):  # accepted without credentials: a finding
+            case.validate_response(response, headers=_headers(), transport_kwargs={"base_url": "http://api.test",
+                                                                                   "headers": _headers()})
+    client.close()
+    exchanges = recorder.exchanges("suites/contract/t.py::test_x")
+    assert len(exchanges) == len(seen) >= 2  # the case and ignored_auth's own requests, all recorded
+    assert {e.operation for e in exchanges} == {"bettercharge.contract.capturePayment"}
+    assert any("x-api-key" not in {n.lower() for n, _ in e.request_headers} for e in exchanges)
+    assert API_KEY not in repr(exchanges)
+
+
+def test_a_5xx_beyond_the_retries_is_an_infrastructure_error_with_every_attempt_recorded() -> None:
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "unavailable"})
+
+    schema = _schema()
+    client = _client(unavailable)
+    route_through(schema, ClientTransport("bettercharge", client))
+    (case, *_) = generate(schema, LABEL)
+    recorder = EvidenceRecorder()
+    with use_recorder(recorder), recorder.case("c"), pytest.raises(InfrastructureError, match="HTTP 503"):
+        case.call(base_url="http://api.test", headers=_headers())
+    client.close()
+    assert [e.status for e in recorder.exchanges("c")] == [503] * client.retry.max_attempts
