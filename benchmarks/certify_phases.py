@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -70,18 +71,30 @@ def run_st(examples: int) -> dict[str, Any]:
         for api in APIS:
             cmd = [st, "run", str(openapi.document_path(api)), "-n", str(examples), "-w", "2", "--url",
                    running.url, "--no-color", *_st_headers(api)]
-            began = time.perf_counter()
+            # CPU of st run and of the simulator serving it (a thread here), as certify's includes its own.
+            began, cpu = time.perf_counter(), _child_cpu() + _own_cpu()
             done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=1800)
             seconds = time.perf_counter() - began
             text = done.stdout + done.stderr
             match = re.search(r"Test cases:\s*\n?\s*(\d+) generated", text) or re.search(r"(\d+) generated", text)
             results[api] = {"cases": int(match.group(1)) if match else 0, "seconds": seconds,
-                            "exit": done.returncode}
+                            "cpu": _child_cpu() + _own_cpu() - cpu, "exit": done.returncode}
             if not match:
                 print(f"  could not read the case count of st run ({api}); its output ends:\n{text[-1500:]}")
     finally:
         running.stop()
     return results
+
+
+def _child_cpu() -> float:
+    """CPU seconds (user + system) of finished child processes: on a shared machine, the load-free figure."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class _Timer:
@@ -122,10 +135,11 @@ def run_certify(workers: int, out: Path) -> dict[str, Any]:
     timer = _Timer()
     certify_module._write_reports = timer.wrap("report", certify_module._write_reports)  # type: ignore[assignment]
     certify_module.leak_audit.audit_paths = timer.wrap("audit", certify_module.leak_audit.audit_paths)  # type: ignore[assignment]
-    began = time.time()
+    began, cpu = time.time(), _child_cpu() + _own_cpu()
     result = certify_module.certify(certify_module.CertifyOptions(workers=workers, out_dir=out),
                                     Console(file=open(os.devnull, "w")))  # noqa: SIM115
     ended = time.time()
+    cpu = _child_cpu() + _own_cpu() - cpu
     events = _events(result.run_dir / "logs" / "progress.jsonl")
     stamp = {e["event"]: e["t"] for e in reversed(events) if "t" in e}
     first_test = next((e["t"] for e in events if e.get("event") == "test" and "t" in e), None)
@@ -136,7 +150,7 @@ def run_certify(workers: int, out: Path) -> dict[str, Any]:
     contract_tests = sum(1 for e in events if e.get("event") == "test" and "suites/contract/" in str(e.get("nodeid")))
     size, on_disk, files = _size(result.run_dir)
     return {
-        "exit": result.exit_code, "ready": result.report["verdict"]["ready"], "wall": ended - began,
+        "exit": result.exit_code, "ready": result.report["verdict"]["ready"], "wall": ended - began, "cpu": cpu,
         "collection": (stamp.get("collected", began) - began), "first_result": (first_test or ended) - began,
         "tests": stamp.get("finished", ended) - stamp.get("collected", began),
         "report": timer.seconds.get("report", 0.0), "audit": timer.seconds.get("audit", 0.0),
@@ -183,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{'READY' if cert['ready'] else 'NOT READY'} (exit {cert['exit']})")
     print(f"st run:  {st_cases} cases in {st_seconds:.1f} s = {st_rate:.1f} cases/s")
     print(f"ratio (certify / st run cases per second): {cert_rate / st_rate if st_rate else float('nan'):.2f}x")
+    st_cpu = sum(r["cpu"] for r in st.values())
+    if st_cpu and cert["cpu"]:
+        print(f"per CPU second (load-free): certify {cert_cases / cert['cpu']:.1f} cases ({cert['cpu']:.0f} s CPU), "
+              f"st run {st_cases / st_cpu:.1f} cases ({st_cpu:.0f} s CPU): "
+              f"{(cert_cases / cert['cpu']) / (st_cases / st_cpu):.2f}x")
     print(f"artefacts: {cert['bytes'] / 1e6:.1f} MB ({cert['on_disk'] / 1e6:.1f} MB on disk) in {cert['files']} "
           f"files; case cache {cert['cache']}; run {cert['run_dir']}")
     if args.keep is None:

@@ -1,5 +1,6 @@
 """The contract suite (suites/contract) against the embedded simulator: it passes, and it generated at least
-1,000 cases per API that the mandatory checks judged (conformance, negative data, stateful chains).
+1,000 cases per API that the mandatory checks judged (conformance, negative data, stateful chains), and every
+one of them reached the target through the client layer: it is in the packed HAR evidence, masked.
 
 It runs the suite as a user would, in its own pytest process with two xdist workers; the suite's conftest
 writes its case counts to the file named by PAYCERT_CONTRACT_STATS.
@@ -7,6 +8,7 @@ writes its case counts to the file named by PAYCERT_CONTRACT_STATS.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.evidence import module_filename, read_evidence
 from harness.paths import APIS, suites_dir
 
 #: Every test here runs the suites in a child pytest (minutes, not seconds).
@@ -27,6 +30,7 @@ MIN_CASES = 1000
 def test_contract_suite_passes_with_enough_cases_per_api(tmp_path: Path) -> None:
     stats = tmp_path / "contract-stats.json"
     results = tmp_path / "results.json"
+    evidence = tmp_path / "evidence"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PAYCERT_CONTRACT_"))}
     for name in ("PAYCERT_SIMULATOR_URL", "PAYCERT_SIMULATOR_DEFECTS"):
@@ -35,7 +39,7 @@ def test_contract_suite_passes_with_enough_cases_per_api(tmp_path: Path) -> None
     suite = suites_dir() / "contract"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(suite), "-q", "-n", "2", "-p", "no:cacheprovider",
-         "--paycert-results", str(results)],
+         "--paycert-results", str(results), "--paycert-evidence", str(evidence)],
         cwd=suites_dir().parent, env=env, capture_output=True, text=True, timeout=1100, check=False,
     )
     output = done.stdout + done.stderr
@@ -54,3 +58,16 @@ def test_contract_suite_passes_with_enough_cases_per_api(tmp_path: Path) -> None
     assert not [n for n, o in outcomes.items() if o in ("failed", "error")]
     stateful = [n for n in outcomes if "stateful" in n]
     assert stateful and all(outcomes[n] == "passed" for n in stateful)
+
+    # Through the client layer: every case is in the HAR evidence (one gzip'd HAR per module), masked.
+    found = read_evidence(evidence)
+    assert sorted(p.name for p in evidence.glob("*.har.gz")) == sorted(
+        {module_filename(n) for n in outcomes}), "one packed HAR per contract module"
+    for api in APIS:
+        sent = sum(len(entries) for case, (_, entries) in found.items() if f"test_{api}_contract" in case)
+        cases = sum(counts["apis"][api]["by_kind"].values())
+        assert sent >= cases, f"{api}: {cases} cases but only {sent} exchanges in the evidence"
+    text = "".join(gzip.decompress(p.read_bytes()).decode() for p in evidence.glob("*.har.gz"))
+    settings_secrets = ("sim-api-key", "p@55w0rd")
+    assert not any(secret in text for secret in settings_secrets) and "[REDACTED]" in text
+    assert '"_operation":"bettercharge.contract.authorizePayment"' in text

@@ -10,7 +10,7 @@ keeps a recorder bug from reaching the report (the leak audit still flags the ra
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ class EvidenceReader:
         self.known_pans = tuple(known_pans)
         self.problems: list[str] = []
         self._cases: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        self._memo: dict[tuple[str, str], Any] = {}
         if directory is not None and directory.is_dir():
             self._cases, self.problems = read_evidence_with_problems(directory)
 
@@ -60,11 +61,19 @@ class EvidenceReader:
     def exchanges(self, case: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The case's exchanges in the report's shape (empty when the test made no HTTP call); the first
         `limit` of them when given."""
-        found = self._cases.get(case)
-        if found is None:
+        if case not in self._cases:
             return []
-        entries = found[1] if limit is None else found[1][:limit]
-        return [self._exchange(e) for e in entries if isinstance(e, dict)]
+        shaped = self.memo("exchanges", case, lambda: [self._exchange(e) for e in self._cases[case][1]
+                                                       if isinstance(e, dict)])
+        return list(shaped if limit is None else shaped[:limit])
+
+    def memo(self, what: str, case: str, build: Callable[[], Any]) -> Any:
+        """`build()` once per (what, case): the report is built and rendered more than once per run, and a
+        contract test's hundreds of exchanges are redacted and packed only the first time."""
+        key = (what, case)
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def _exchange(self, entry: dict[str, Any]) -> dict[str, Any]:
         request = entry.get("request") or {}

@@ -119,7 +119,8 @@ class _Renderer:
         count = int(test["evidence"].get("count", len(exchanges)))
         if count > PLAIN_EXCHANGES and self.evidence is not None:
             full = self.evidence.exchanges(test["nodeid"])
-            body = (f'<div class="exchanges-packed" data-gz="{_packed(full)}"><p class="muted">{len(full)} '
+            blob = self.evidence.memo("html", test["nodeid"], lambda: _packed(full))
+            body = (f'<div class="exchanges-packed" data-gz="{blob}"><p class="muted">{len(full)} '
                     f'exchanges, unpacked when this test is opened (needs a browser from 2023 or later; the HAR '
                     f'file holds the same)</p></div>')
         else:

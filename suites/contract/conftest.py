@@ -41,22 +41,35 @@ _COST = {"stateful": 4, "negative": 3, "data_validation": 2, "conformance": 1}
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Contract tests first, the longest (stateful, then negative data for request bodies) at the head.
+    """Spread the contract tests over the xdist workers, the longest at the head of each worker's share.
 
-    A contract test runs hundreds of cases; started last, one of them alone keeps a worker busy after every
-    other test is done. Started first, the short hand-written tests fill the other workers around them.
-    The order is a pure function of the collected items, so every xdist worker computes the same one.
+    A contract test runs hundreds of cases; left in collection order they all land in one worker's share
+    (xdist hands each worker a contiguous range) and one of them, started last, keeps that worker busy after
+    every other test is done. Dealt round-robin, longest first (stateful, then negative data for request
+    bodies), each worker starts with its part of them and fills the rest with short hand-written tests.
+    The order is a pure function of the items and the worker count, so every worker computes the same one.
     """
     def cost(item: pytest.Item) -> tuple[int, int]:
         name = getattr(item, "originalname", item.name)
         kind = next((k for k in _COST if k in name), None)
         if kind is None or "suites/contract/" not in item.nodeid.replace("\\", "/"):
             return (0, 0)
-        body = 1 if "[POST " in item.nodeid or "[PATCH " in item.nodeid else 0
-        return (_COST[kind], body)
+        return (_COST[kind], 1 if "[POST " in item.nodeid or "[PATCH " in item.nodeid else 0)
 
-    ranked = sorted(enumerate(items), key=lambda pair: (-cost(pair[1])[0], -cost(pair[1])[1], pair[0]))
-    items[:] = [item for _, item in ranked]
+    contract = sorted((i for i in items if cost(i)[0]), key=lambda i: (-cost(i)[0], -cost(i)[1]))
+    if not contract:
+        return
+    others = [i for i in items if not cost(i)[0]]
+    workers = max(int(getattr(config, "workerinput", {}).get("workercount", 1) or 1), 1)
+    buckets = [contract[w::workers] for w in range(workers)]
+    ordered: list[pytest.Item] = []
+    for w in range(workers):
+        share = len(items) * (w + 1) // workers - len(items) * w // workers
+        ordered.extend(buckets[w])
+        take = max(share - len(buckets[w]), 0) if w < workers - 1 else len(others)
+        ordered.extend(others[:take])
+        others = others[take:]
+    items[:] = ordered + others
 
 
 def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
