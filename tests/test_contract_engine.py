@@ -134,3 +134,30 @@ def test_a_5xx_beyond_the_retries_is_an_infrastructure_error_with_every_attempt_
         case.call(base_url="http://api.test", headers=_headers())
     client.close()
     assert [e.status for e in recorder.exchanges("c")] == [503] * client.retry.max_attempts
+
+
+def test_contract_tests_are_dealt_over_the_workers_longest_first_after_a_few_short_ones() -> None:
+    import importlib
+    import types
+
+    conftest = importlib.import_module("suites.contract.conftest")
+
+    def item(nodeid: str) -> Any:
+        name = nodeid.rsplit("::", 1)[1]
+        return types.SimpleNamespace(nodeid=nodeid, name=name, originalname=name.split("[")[0])
+
+    contract = [item(f"suites/contract/test_a_contract.py::test_{kind}[POST /x{i}]")
+                for kind in ("conformance", "negative", "data_validation") for i in range(4)]
+    contract += [item("suites/contract/test_a_contract.py::test_stateful"),
+                 item("suites/contract/test_b_contract.py::test_stateful_payments")]
+    others = [item(f"suites/bettercharge/test_cards.py::test_card[{i}]") for i in range(86)]
+    items = others[:40] + contract + others[40:]
+    config = types.SimpleNamespace(workerinput={"workercount": 4})
+    conftest.pytest_collection_modifyitems(config, items)
+    assert sorted(i.nodeid for i in items) == sorted(i.nodeid for i in [*contract, *others])
+    shares = [items[len(items) * w // 4:len(items) * (w + 1) // 4] for w in range(4)]
+    for share in shares:
+        assert all("contract" not in i.nodeid for i in share[:conftest._LEAD])
+        assert "contract" in share[conftest._LEAD].nodeid
+    heads = [share[conftest._LEAD].nodeid for share in shares]
+    assert sum("stateful" in h for h in heads) == 2 and sum("negative" in h for h in heads) == 2

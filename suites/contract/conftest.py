@@ -37,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 #: Relative cost of the contract tests by kind (their measured share of a run), longest first.
 _COST = {"stateful": 4, "negative": 3, "data_validation": 2, "conformance": 1}
+#: Short tests each worker runs before its contract tests, so the run shows results from its first seconds.
+_LEAD = 3
 
 
 @pytest.hookimpl(trylast=True)
@@ -46,7 +48,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     A contract test runs hundreds of cases; left in collection order they all land in one worker's share
     (xdist hands each worker a contiguous range) and one of them, started last, keeps that worker busy after
     every other test is done. Dealt round-robin, longest first (stateful, then negative data for request
-    bodies), each worker starts with its part of them and fills the rest with short hand-written tests.
+    bodies), each worker runs a few short tests (a first result within seconds), then its part of them, then
+    the rest of its share.
     The order is a pure function of the items and the worker count, so every worker computes the same one.
     """
     def cost(item: pytest.Item) -> tuple[int, int]:
@@ -65,9 +68,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ordered: list[pytest.Item] = []
     for w in range(workers):
         share = len(items) * (w + 1) // workers - len(items) * w // workers
-        ordered.extend(buckets[w])
         take = max(share - len(buckets[w]), 0) if w < workers - 1 else len(others)
-        ordered.extend(others[:take])
+        ordered.extend(others[:min(_LEAD, take)])  # a first result within seconds, then the long ones
+        ordered.extend(buckets[w])
+        ordered.extend(others[min(_LEAD, take):take])
         others = others[take:]
     items[:] = ordered + others
 
