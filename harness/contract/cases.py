@@ -130,6 +130,7 @@ def generate(schema: Any, label: str, *, retries: int = 5) -> list[Any]:
 
 
 def _draw(schema: Any, operation: Any, attempt: int) -> list[Any]:
+    import hypothesis
     from schemathesis.generation.feedback import FeedbackSources
     from schemathesis.pytest._test_builder import build_operation_test
     from schemathesis.python._constants.orchestrator import make_constants_value_source
@@ -144,6 +145,12 @@ def _draw(schema: Any, operation: Any, attempt: int) -> list[Any]:
                                 feedback=feedback)
     if attempt:
         test._hypothesis_internal_use_seed = (schema.config.seed or 0) + attempt  # type: ignore[attr-defined]
+    # `keep` never fails, so Hypothesis only ever shrinks an error raised while drawing (the generator
+    # limitation above), for minutes, before the retry from the next seed: no shrinking. The cases drawn are
+    # the same, since shrinking starts only after a failure.
+    settings = test._hypothesis_internal_use_settings  # type: ignore[attr-defined]
+    test._hypothesis_internal_use_settings = hypothesis.settings(  # type: ignore[attr-defined]
+        settings, phases=[p for p in settings.phases if p not in (hypothesis.Phase.shrink, hypothesis.Phase.explain)])
     test()
     return cases
 
