@@ -161,30 +161,14 @@ def run_certify(workers: int, out: Path) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=4, help="certify --workers (default 4, certify's own)")
-    parser.add_argument("--examples", type=int, default=100, help="st run -n (default 100)")
-    parser.add_argument("--cold", action="store_true", help="time case generation too (an empty case cache)")
-    parser.add_argument("--keep", type=Path, default=None, help="write certify's run here instead of a temp dir")
-    args = parser.parse_args(argv)
-    out = args.keep or Path(tempfile.mkdtemp(prefix="paycert-bench-"))
-    if args.cold:
-        os.environ["PAYCERT_CACHE_DIR"] = tempfile.mkdtemp(prefix="paycert-bench-cache-")
-        os.environ["PAYCERT_BENCH_COLD"] = "1"
-
-    print(f"st run on both documents (-n {args.examples} -w 2) ...", flush=True)
-    st = run_st(args.examples)
-    print(f"paycert certify --workers {args.workers} ({'cold' if args.cold else 'warm'} case cache) ...", flush=True)
-    cert = run_certify(args.workers, out)
-
+def _print(st: dict[str, Any], cert: dict[str, Any]) -> None:
     st_cases = sum(r["cases"] for r in st.values())
     st_seconds = sum(r["seconds"] for r in st.values())
     cert_cases = sum(cert["contract_cases"].values()) + cert["other_tests"]
     st_rate = st_cases / st_seconds if st_seconds else 0.0
     cert_rate = cert_cases / cert["wall"] if cert["wall"] else 0.0
     print()
-    print("| phase | seconds |\n|---|---|")
+    print(f"### certify, {cert['cache']} case cache\n\n| phase | seconds |\n|---|---|")
     for name in ("collection", "first_result", "tests", "report", "audit", "wall"):
         print(f"| {name.replace('_', ' ')} | {cert[name]:.1f} |")
     print()
@@ -203,7 +187,31 @@ def main(argv: list[str] | None = None) -> int:
               f"st run {st_cases / st_cpu:.1f} cases ({st_cpu:.0f} s CPU): "
               f"{(cert_cases / cert['cpu']) / (st_cases / st_cpu):.2f}x")
     print(f"artefacts: {cert['bytes'] / 1e6:.1f} MB ({cert['on_disk'] / 1e6:.1f} MB on disk) in {cert['files']} "
-          f"files; case cache {cert['cache']}; run {cert['run_dir']}")
+          f"files; run {cert['run_dir']}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=4, help="certify --workers (default 4, certify's own)")
+    parser.add_argument("--examples", type=int, default=100, help="st run -n (default 100)")
+    parser.add_argument("--cold", action="store_true", help="time case generation too (an empty case cache)")
+    parser.add_argument("--keep", type=Path, default=None, help="write certify's run here instead of a temp dir")
+    parser.add_argument("--again", action="store_true",
+                        help="run certify a second time on the same case cache (with --cold: cold, then warm)")
+    args = parser.parse_args(argv)
+    out = args.keep or Path(tempfile.mkdtemp(prefix="paycert-bench-"))
+    if args.cold:
+        os.environ["PAYCERT_CACHE_DIR"] = tempfile.mkdtemp(prefix="paycert-bench-cache-")
+        os.environ["PAYCERT_BENCH_COLD"] = "1"
+
+    print(f"st run on both documents (-n {args.examples} -w 2) ...", flush=True)
+    st = run_st(args.examples)
+    runs = [("cold" if args.cold else "warm")] + (["warm"] if args.again else [])
+    for label in runs:
+        print(f"paycert certify --workers {args.workers} ({label} case cache) ...", flush=True)
+        cert = run_certify(args.workers, out)
+        cert["cache"] = label
+        _print(st, cert)
     if args.keep is None:
         shutil.rmtree(out, ignore_errors=True)
     return 0
