@@ -82,15 +82,16 @@ def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
     client = request.getfixturevalue(f"{api}_client")  # the plugin's: budget, evidence, retries
     kind = _kind_of(request.node)
     advance = reset = None
-    if target.embedded:
-        reset = control_reset(target.simulator_url or "")
     receiver = None
     if target.is_simulator:
         from harness.clients.base import RetryPolicy
         from harness.simulator_control import SimulatorControl
 
+        # One connection for the clock and the per-scenario resets (a client per call loads the CA store).
         control = SimulatorControl(target.simulator_url or "")
         advance = control.advance
+        if target.embedded:
+            reset = control.reset
         request.addfinalizer(control.close)
         receiver = f"{target.simulator_url}/_simulator/contract"
         # Waiting out a rate-limit window or a backoff is moving the simulator's clock past it.
@@ -104,18 +105,6 @@ def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
         request.node.user_properties.append(
             (_PROPERTY, {"api": api, "kind": kind, "cases": exchange.cases, "statuses": exchange.statuses,
                          "cached": exchange.cached}))
-
-
-def control_reset(url: str) -> Any:
-    """POST /_simulator/reset, as the plugin does before each test (embedded simulator only)."""
-    import httpx
-
-    from harness.simulator_control import control_headers
-
-    def reset() -> None:
-        httpx.post(f"{url}/_simulator/reset", timeout=10, headers=control_headers()).raise_for_status()
-
-    return reset
 
 
 def _kind_of(node: Any) -> _support.Kind:
