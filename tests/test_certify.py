@@ -10,6 +10,7 @@ made-up secrets, so the leak audit can look for them.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import stat
@@ -89,7 +90,8 @@ def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Pat
     meta = report["run"]
     assert (meta["target"], meta["simulator"], meta["operator"], meta["apis"]) == (
         "simulator", "embedded", "qa-bot", ["bettercharge"])
-    assert meta["pytest"] == {"exit_code": 0, "workers": 2, "collected": N_BC + 1, "collection_errors": []}
+    assert meta["pytest"] == {"exit_code": 0, "workers": 2, "collected": N_BC + 1, "collection_errors": [],
+                              "generated_cases": {}}  # no contract suite in this run
     catalog = {c["file"]: c["sha256"] for c in meta["catalog"]}
     assert catalog["catalog/bettercharge.yaml"] == file_sha256(fixtures_dir() / "catalog" / "bettercharge.yaml")
     assert meta["openapi"][0]["api"] == "bettercharge" and meta["openapi"][0]["sha256"]
@@ -104,12 +106,16 @@ def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Pat
     assert len(results) == N_BC + 1
     history = [r["historyId"] for r in results]
     assert len(set(history)) == len(history)
-    hars = list((run / "evidence").glob("*.har"))
-    assert len(hars) == 27 and (run / "evidence" / "index.json").is_file()
+    (har,) = (run / "evidence").glob("*.har.gz")  # one compressed HAR per test module, one page per test
+    index = json.loads((run / "evidence" / "index.json").read_text())["cases"]
+    assert len(index) == 27 and {row["file"] for row in index} == {har.name}
+    assert not list((run / "evidence").glob("*.spool.jsonl"))
     assert (run / "logs" / "pytest.log").is_file() and (run / "logs" / "progress.jsonl").is_file()
     assert json.loads((run / "leak-audit.json").read_text())["clean"] is True
     assert report["leak_audit"]["status"] == "clean"
-    blob = "".join(p.read_text(errors="replace") for p in run.rglob("*") if p.is_file() and p.suffix != ".zip")
+    plain = [p for p in run.rglob("*") if p.is_file() and p.suffix not in (".zip", ".gz")]
+    blob = "".join(p.read_text(errors="replace") for p in plain)
+    blob += gzip.decompress(har.read_bytes()).decode()
     assert bettercharge().cards[0].pan not in blob and BC_API_KEY not in blob
 
     # the signed package, and the key beside the reports (never in the run)
