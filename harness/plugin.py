@@ -81,6 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     apis = tuple(a.strip() for a in raw_apis.split(",") if a.strip()) if raw_apis else APIS
     configure_loading(env_file=config.getoption("--paycert-env-file"), target=config.getoption("--paycert-target"),
                       allow_production=config.getoption("--paycert-allow-production"), apis=apis)
+    from harness.contract.counts import ContractCounts
+
+    config.pluginmanager.register(ContractCounts(), "paycert-contract-counts")
 
 
 def _requirement_ids(item: pytest.Item) -> list[str]:

@@ -161,3 +161,29 @@ def test_contract_tests_are_dealt_over_the_workers_longest_first_after_a_few_sho
         assert "contract" in share[conftest._LEAD].nodeid
     heads = [share[conftest._LEAD].nodeid for share in shares]
     assert sum("stateful" in h for h in heads) == 2 and sum("negative" in h for h in heads) == 2
+
+
+def test_case_counts_are_summed_on_the_controller_and_written_for_the_report(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts live in a plugin registered in every process (harness.plugin), not in the contract conftest,
+    which an xdist controller running `pytest suites` never loads: the report lost them that way."""
+    import types
+
+    from harness.contract.counts import PROPERTY, ContractCounts
+
+    counts = ContractCounts()
+    for api, kind, n in (("bettercharge", "negative", 7), ("bettercharge", "stateful", 3),
+                         ("bettercharge", "data_validation", 5), ("betterpayment", "conformance", 2)):
+        for when in ("call", "teardown"):
+            counts.pytest_runtest_logreport(types.SimpleNamespace(  # type: ignore[arg-type]
+                when=when, user_properties=[(PROPERTY, {"api": api, "kind": kind, "cases": n,
+                                                        "statuses": {400: n}, "seed": 9, "max_examples": 40})]))
+    stats = tmp_path / "stats.json"
+    monkeypatch.setenv("PAYCERT_CONTRACT_STATS", str(stats))
+    lines: list[str] = []
+    counts.pytest_terminal_summary(types.SimpleNamespace(write_line=lines.append), types.SimpleNamespace())  # type: ignore[arg-type]
+    written = json.loads(stats.read_text())
+    assert written["apis"]["bettercharge"] == {"mandatory_cases": 10, "statuses": {"400": 15},
+                                               "by_kind": {"negative": 7, "stateful": 3, "data_validation": 5}}
+    assert written["seed"] == 9 and lines and "bettercharge 10 mandatory cases" in lines[0]
+    assert "paycert-contract-counts" in Path(__file__).parents[1].joinpath("harness", "plugin.py").read_text()

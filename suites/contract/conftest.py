@@ -1,27 +1,23 @@
-"""Contract suite wiring: the run's case budget and seed, one exchange per test, and the case counts.
+"""Contract suite wiring: the run's case budget and seed, one exchange per test, the tests' order.
 
-The counts are what the project's tests hold the suite to (>= 1,000 generated cases per API against the
-simulator): each test reports its cases as a user property at teardown (xdist ships those to the controller),
-the controller sums them, prints one summary line and, with ``PAYCERT_CONTRACT_STATS=<file>``, writes them as
-JSON.
+Each test reports its cases as a user property at teardown; harness.contract.counts (registered by the plugin,
+so it also runs on an xdist controller that never loads this conftest) sums them for the summary line, the
+PAYCERT_CONTRACT_STATS file and the report. The project's tests hold the suite to >= 1,000 cases per API.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.config import ConfigError, current_settings
+from harness.contract.counts import PROPERTY
 
 from . import _support
-from ._support import RUN, Counts, Exchange
-
-_PROPERTY = "paycert_contract_cases"
-_COUNTS = Counts()
+from ._support import RUN, Exchange
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,8 +99,9 @@ def _exchange(request: pytest.FixtureRequest, api: str) -> Iterator[Exchange]:
     finally:
         exchange.close()
         request.node.user_properties.append(
-            (_PROPERTY, {"api": api, "kind": kind, "cases": exchange.cases, "statuses": exchange.statuses,
-                         "cached": exchange.cached}))
+            (PROPERTY, {"api": api, "kind": kind, "cases": exchange.cases, "statuses": exchange.statuses,
+                        "cached": exchange.cached, "seed": RUN.seed, "max_examples": RUN.max_examples,
+                        "target": RUN.target}))
 
 
 def _kind_of(node: Any) -> _support.Kind:
@@ -126,26 +123,7 @@ def betterpayment_exchange(request: pytest.FixtureRequest, paycert_target: Any) 
     yield from _exchange(request, "betterpayment")
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "teardown":
-        return
-    for name, value in report.user_properties:
-        if name == _PROPERTY and isinstance(value, dict):
-            _COUNTS.add(value["api"], value["kind"], int(value["cases"]), value.get("statuses", {}))
-
-
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or not _COUNTS.cases:
-        return
-    parts = []
-    for api in sorted(_COUNTS.cases):
-        kinds = ", ".join(f"{k} {n}" for k, n in sorted(_COUNTS.cases[api].items()))
-        parts.append(f"{api} {_COUNTS.mandatory(api)} mandatory cases ({kinds})")
-    terminalreporter.write_line(f"paycert contract: {'; '.join(parts)}; seed {RUN.seed}, "
-                                f"max examples {RUN.max_examples}")
     pending = _support.pending_requirements()
-    if pending:
+    if pending and not hasattr(config, "workerinput"):
         terminalreporter.write_line("paycert contract: requirement ids pending in the catalog: " + ", ".join(pending))
-    stats = current_settings().variables.get(_support.STATS_ENV, "").strip()
-    if stats:
-        _COUNTS.write(Path(stats))
