@@ -173,7 +173,6 @@ def _expanded(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequen
             return 1, [Finding(name, 0, 1, 1, "unreadable", "(gzip data that cannot be decompressed)")]
         name = f"{name}!gunzip"
     found = _findings(name, data, secrets, known_pans, window)
-    count = 1
     for number, match in enumerate(_PACKED.finditer(data)):
         try:
             inner = base64.b64decode(match.group(1), validate=True)
@@ -181,10 +180,8 @@ def _expanded(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequen
             found.append(Finding(f"{name}!packed@{number}", match.start(1), 1, 1, "unreadable",
                                  "(packed evidence that is not base64)"))
             continue
-        more, inner_found = _expanded(f"{name}!packed@{number}", inner, secrets, known_pans, window)
-        count += more
-        found.extend(inner_found)
-    return count, found
+        found.extend(_expanded(f"{name}!packed@{number}", inner, secrets, known_pans, window)[1])
+    return 1, found  # a packed block is part of its file, not a file of its own
 
 
 def audit_file(path: Path, name: str, *, secrets: Sequence[str] = (), known_pans: Sequence[str] = (),

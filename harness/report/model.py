@@ -50,10 +50,10 @@ _OUTCOME_ORDER: Final = {Outcome.FAILED: 0, Outcome.INFRASTRUCTURE: 1, Outcome.U
 COUNT_KEYS: Final = ("total", "tested", "passed", "failed", "infrastructure", "skipped", "not_verifiable",
                      "untested", "blocking", "warning", "waived")
 _MAX_MESSAGE: Final = 4000
-#: Exchanges of one test copied into report.json (more for a test that did not pass, whose evidence a reader
-#: wants first); all of them are in its HAR file (`evidence.file`, the page titled with the test's node id) and,
-#: compressed, in report.html. A contract test makes hundreds, and copying them all tripled the run's size.
-INLINE_EXCHANGES: Final = 3
+#: Exchanges of one test copied into report.json: none for a passed test, the first 20 for one that did not
+#: (whose evidence a reader wants first). All of them are in its HAR file (`evidence.file`, the page titled with
+#: the test's node id) and, compressed, in report.html; copying them into report.json too made it 6-7 MB.
+INLINE_EXCHANGES: Final = 0
 INLINE_EXCHANGES_NOT_PASSED: Final = 20
 
 
