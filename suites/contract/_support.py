@@ -69,7 +69,6 @@ SEED_ENV = "PAYCERT_CONTRACT_SEED"
 #: supported in canonical form": a generator limitation, not an API finding; see the findings log, F-gen);
 #: this one generates for every operation of both documents.
 DEFAULT_SEED = 2447653004
-STATS_ENV = "PAYCERT_CONTRACT_STATS"
 COVERAGE_ENV = "PAYCERT_CONTRACT_COVERAGE"
 # Per operation and test kind. The simulator default gives >= 1,000 mandatory cases per API on a normal run;
 # the sandbox default keeps a whole contract run to a few hundred requests.
@@ -865,33 +864,3 @@ def run_stateful(schema: Any, exchange: Exchange, tracker: ChainTracker, scenari
                 raise failures[0] from None
             if started[0] >= budget:
                 return
-
-
-# ---------------------------------------------------------------- counts
-
-
-@dataclass
-class Counts:
-    """Cases per API and kind, gathered on the controller from the reports' user properties."""
-
-    cases: dict[str, dict[str, int]] = field(default_factory=dict)
-    statuses: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def add(self, api: str, kind: str, cases: int, statuses: Mapping[int, int] | Mapping[str, int]) -> None:
-        per_api = self.cases.setdefault(api, {})
-        per_api[kind] = per_api.get(kind, 0) + cases
-        seen = self.statuses.setdefault(api, {})
-        for status, count in statuses.items():
-            seen[str(status)] = seen.get(str(status), 0) + count
-
-    def mandatory(self, api: str) -> int:
-        return sum(n for kind, n in self.cases.get(api, {}).items() if kind in MANDATORY_KINDS)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"seed": RUN.seed, "max_examples": RUN.max_examples, "target": RUN.target,
-                "apis": {api: {"mandatory_cases": self.mandatory(api), "by_kind": self.cases.get(api, {}),
-                               "statuses": self.statuses.get(api, {})} for api in sorted(self.cases)}}
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=1), encoding="utf-8")
