@@ -73,6 +73,7 @@ VARIABLES: Final[dict[str, str]] = {
     "PAYCERT_CONTRACT_SEED": "contract suite: the generation seed",
     "PAYCERT_CONTRACT_COVERAGE": "contract suite: run the coverage phase against a sandbox too (1/true/yes)",
     "PAYCERT_CONTRACT_STATS": "contract suite: write the case counts as JSON to this file",
+    "PAYCERT_CACHE_DIR": "contract suite: where generated cases are cached (default ~/.cache/paycert)",
     "PAYCERT_SIMULATOR_DEFECTS": "project tests only: allow (1) or switch on (a name) deliberate simulator defects",
     "PAYCERT_SIMULATOR_BP_ERROR_TRANSPORT": "simulator: how Better Payment errors travel at start (catalog "
                                             "error_transport.modes; default in_band)",

@@ -58,4 +58,12 @@ def test_focus_leaves_only_the_chain(api: str, chain: tuple[str, ...]) -> None:
             if normalize_name(link.full_name) in links:
                 walked.add(f"{ids[source]} -> {ids[link.target.label]}")
     assert walked == steps, f"links left for {chain}: {sorted(walked)}"
+    # The transition controller knows the masked links are gone: a masked link it still allowed would hold the
+    # root back forever ("No progress can be made" from Hypothesis once the chain's own links are used up).
+    control, unfocused_control = focused().control, unfocused().control
+    for source, transitions in focused._transitions.operations.items():
+        for link in transitions.outgoing:
+            kept = f"{ids[source]} -> {ids[link.target.label]}" in steps
+            assert control.allow_transition(source, link.target.label) == kept, (source, link.target.label)
+            assert unfocused_control.allow_transition(source, link.target.label)
     assert len(_active_rules(unfocused)) > len(active), "focusing masked nothing"

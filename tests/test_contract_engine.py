@@ -179,7 +179,15 @@ def test_case_counts_are_summed_on_the_controller_and_written_for_the_report(tmp
                 when=when, user_properties=[(PROPERTY, {"api": api, "kind": kind, "cases": n,
                                                         "statuses": {400: n}, "seed": 9, "max_examples": 40})]))
     stats = tmp_path / "stats.json"
-    monkeypatch.setenv("PAYCERT_CONTRACT_STATS", str(stats))
+    # The file is a variable of the run's settings (handed over by certify), as every variable is.
+    from dataclasses import replace
+
+    from report_support import sim_settings
+
+    from harness.config import use_settings
+
+    monkeypatch.setattr("harness.config._LOADER.settings", None)  # restored after the test
+    use_settings(replace(sim_settings(), variables={"PAYCERT_CONTRACT_STATS": str(stats)}))
     lines: list[str] = []
     counts.pytest_terminal_summary(types.SimpleNamespace(write_line=lines.append), types.SimpleNamespace())  # type: ignore[arg-type]
     written = json.loads(stats.read_text())

@@ -73,10 +73,11 @@ def fresh_value(kind: str = "token") -> str:
     return f"{_FRESH_PREFIX}{uuid.uuid4().hex[:17]}"
 
 
-def default_cache_dir() -> Path:
-    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
+def default_cache_dir(variables: Mapping[str, str]) -> Path:
+    """PAYCERT_CACHE_DIR from the run's variables (harness.config.Settings.variables), else the XDG cache."""
+    configured = variables.get(CACHE_DIR_ENV, "").strip()
     if configured:
-        return Path(configured)
+        return Path(configured).expanduser()
     base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
     return Path(base) / "paycert"
 

@@ -11,7 +11,6 @@ summary line and, with ``PAYCERT_CONTRACT_STATS=<file>``, writes them as JSON.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -71,6 +70,11 @@ class ContractCounts:
             parts.append(f"{api} {self.mandatory(api)} mandatory cases ({kinds})")
         terminalreporter.write_line(f"paycert contract: {'; '.join(parts)}; seed {self.settings.get('seed')}, "
                                     f"max examples {self.settings.get('max_examples')}")
-        stats = os.environ.get(STATS_ENV, "").strip()
+        from harness.config import ConfigError, current_settings
+
+        try:
+            stats = current_settings().variables.get(STATS_ENV, "").strip()
+        except ConfigError:
+            return  # the plugin has reported it; there is no run to count for
         if stats:
             self.write(Path(stats))

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Final
@@ -138,7 +138,12 @@ def child_environment(settings: Settings, settings_file: Path) -> dict[str, str]
 
 
 def _run_pytest(cmd: Sequence[str], run_dir: Path, console: Console, settings: Settings) -> _PytestRun:
-    settings_file = write_settings_file(settings)
+    # The contract suite's case counts (per API and kind), for the report: a variable of the handed settings, as
+    # the child reads every variable.
+    from harness.contract.counts import STATS_ENV
+
+    stats = {STATS_ENV: str(run_dir / "logs" / "contract-cases.json")}
+    settings_file = write_settings_file(replace(settings, variables={**settings.variables, **stats}))
     try:
         return _run_pytest_with(cmd, run_dir, console, child_environment(settings, settings_file), settings)
     finally:
@@ -154,15 +159,13 @@ def _run_pytest_with(cmd: Sequence[str], run_dir: Path, console: Console, env: d
     # i.e. on the hash seed; with a random one, negative-data generation for a few operations occasionally
     # fails inside hypothesis-jsonschema. A user may still choose another value.
     env.setdefault("PYTHONHASHSEED", "0")
-    # The contract suite's case counts (per API and kind), for the report.
-    env["PAYCERT_CONTRACT_STATS"] = str(run_dir / "logs" / "contract-cases.json")
     # Byte-code caches: without them every process of the run (the controller and each worker) compiles, and
     # pytest assertion-rewrites, schemathesis and hypothesis again, seconds of CPU each. A user who turned them
     # off (PYTHONDONTWRITEBYTECODE) gets them under paycert's cache directory, never in their tree.
     if env.pop("PYTHONDONTWRITEBYTECODE", None):
         from harness.contract.cases import default_cache_dir
 
-        env.setdefault("PYTHONPYCACHEPREFIX", str(default_cache_dir() / "pycache"))
+        env.setdefault("PYTHONPYCACHEPREFIX", str(default_cache_dir(settings.variables) / "pycache"))
     log_path = logs / "pytest.log"
     stopped: str | None = None
     with log_path.open("wb") as log:

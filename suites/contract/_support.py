@@ -119,6 +119,7 @@ class RunOptions:
     seed: int = 0
     merchant_id: str | None = None  # BetterCharge merchant for realistic requests (simulator default)
     coverage: bool = False  # PAYCERT_CONTRACT_COVERAGE=1: the coverage phase against a sandbox too
+    cache_dir: Path | None = None  # PAYCERT_CACHE_DIR (harness.contract.cases.default_cache_dir)
 
 
 RUN = RunOptions()
@@ -144,6 +145,7 @@ def configure(target: str, environ: Mapping[str, str] | None = None) -> RunOptio
         raise pytest.UsageError(f"{SEED_ENV}: not an integer: {seed_raw!r}") from None
     RUN.target, RUN.max_examples, RUN.seed = target, value, seed
     RUN.coverage = env.get(COVERAGE_ENV, "").strip().lower() in ("1", "true", "yes")
+    RUN.cache_dir = default_cache_dir(env)
     RUN.merchant_id = env.get("BETTERCHARGE_MERCHANT_ID") or (
         bettercharge().simulator.merchant_id if target == "simulator" else None)
     return RUN
@@ -298,7 +300,7 @@ def generated_cases(api: str, kind: Kind, label: str) -> tuple[list[Any], bool]:
         raise pytest.UsageError(f"{api}: the document has no operation {label}")
     key = cache_key(api, kind, label, openapi.sha256(api), RUN.seed, RUN.max_examples, _coverage_on(),
                     RUN.target, RUN.merchant_id, _future_year(), _generation_inputs())
-    store = CaseCache(default_cache_dir() / "contract")
+    store = CaseCache((RUN.cache_dir or default_cache_dir({})) / "contract")
     cases = store.load(key, operation)
     if cases is not None:
         return cases, True
@@ -752,18 +754,49 @@ def _focused(schema: Any, machine: Any, rules: dict[str, Any], chain: tuple[str,
             op_ids[operation.label] = str(raw["operationId"]) if named else operation.label
     steps = set(itertools.pairwise(chain))
     focused = dict(rules)
+    kept: set[tuple[str, str]] = set()
     for source, transitions in machine._transitions.operations.items():
         for link in transitions.outgoing:
             if (op_ids.get(source), op_ids.get(link.target.label)) not in steps:
                 focused[normalize_name(link.full_name)] = None
+            else:
+                kept.add((source, link.target.label))
     root = next(label for label, op_id in op_ids.items() if op_id == chain[0])
     keep = {normalize_name(f"RANDOM -> {root}"), _root_rule_name(root)}
     for name in [*machine.root_rules, *(name for name in rules if name.startswith("paycert_root_"))]:
         if name not in keep:
             focused[name] = None
     focused["_root_labels"] = frozenset({root})
+    # The machine's transition controller must know the masked links are gone, or it holds the root back while
+    # they look open and Hypothesis finds no rule to run ("No progress can be made").
+    links = frozenset(kept)
+
+    def __init__(self: Any) -> None:
+        machine.__init__(self)
+        self.control = _only_links(self.control, links)
+
+    focused["__init__"] = __init__
     masked = {name for name, value in focused.items() if value is None}
     focused["root_rules"] = frozenset(rules.get("root_rules", machine.root_rules)) - masked
+    return focused
+
+
+def _only_links(control: Any, links: frozenset[tuple[str, str]]) -> Any:
+    """schemathesis' transition controller for a focused machine: the masked links are never allowed.
+
+    Its root rule is held back while any link out of an operation already called looks open (to walk deeper
+    first); a masked link looks open forever, so once the chain's own links are used up no rule could run.
+    """
+    from schemathesis.generation.stateful.control import TransitionController
+
+    class FocusedController(TransitionController):
+        __slots__ = ("links",)
+
+        def allow_transition(self, source: str, target: str) -> bool:
+            return (source, target) in self.links and super().allow_transition(source, target)
+
+    focused = FocusedController(control.transitions, control.roots)
+    focused.links = links
     return focused
 
 
