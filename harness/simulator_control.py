@@ -117,3 +117,11 @@ class SimulatorControl:
         """Switch on exactly these deliberate defects (a simulator started with PAYCERT_SIMULATOR_DEFECTS=1)."""
         enabled: list[str] = self._call("POST", "/defects", {"enable": names})["enabled"]
         return enabled
+
+    # --- the contract suite's (harness/contract/sender.py) ----------------------------------------------
+
+    def contract_receiver_url(self) -> str:
+        """Where generated Better Payment requests send postbacks and redirects against a simulator: a path
+        under its control prefix that no route answers (a delivery there fails, as to a merchant URL that does
+        not take it); the contract suite checks the API's answers, not the deliveries."""
+        return f"{str(self._http.base_url).rstrip('/')}{PREFIX}/contract"

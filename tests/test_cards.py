@@ -67,8 +67,7 @@ def test_no_second_luhn_or_mask_in_the_code() -> None:
     root = fixtures_dir().parent
     luhn = re.compile(r"def \w*luhn\w*\(|% 10 == 0")
     mask = re.compile(r"\[:6\][^\n]*\*[^\n]*\[-4:\]")
-    # suites/contract/_support.py is being reworked by its owner (issue 9); it still has its own fix-up.
-    allowed = {"harness/cards.py", "suites/contract/_support.py"}
+    allowed = {"harness/cards.py"}
     offenders = [str(p.relative_to(root)) for d in ("harness", "suites") for p in sorted((root / d).rglob("*.py"))
                  if str(p.relative_to(root)) not in allowed
                  and (luhn.search(text := p.read_text(encoding="utf-8")) or mask.search(text))]

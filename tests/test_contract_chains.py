@@ -1,4 +1,4 @@
-"""The contract suite's focused stateful rounds (suites/contract/_support.py `_focused`): a chain the random
+"""The contract suite's focused stateful rounds (harness/contract/stateful.py `focused_rules`): a chain the random
 walk missed is retried with every other rule masked, so what is left must be exactly the chain's root and its
 links, for every chain of both APIs. The slow test in test_contract_suite.py shows the rounds walk the chains
 against the simulator; this one shows the masking itself, in well under a second per chain.
@@ -10,10 +10,11 @@ import itertools
 from typing import Any
 
 import pytest
-from paycert_suites.contract import _support as support
 from schemathesis.generation.stateful.state_machine import normalize_name
 
-CHAIN_CASES = [(api, chain) for api, chains in support.CHAINS.items() for chain in chains]
+from harness.contract import schemas, stateful
+
+CHAIN_CASES = [(api, chain) for api, chains in stateful.CHAINS.items() for chain in chains]
 
 
 def _active_rules(machine: type[Any]) -> set[str]:
@@ -31,11 +32,11 @@ def _op_ids(schema: Any) -> dict[str, str]:
 
 
 def _machine(api: str, chain: tuple[str, ...] | None) -> tuple[Any, type[Any]]:
-    schema = support.build_schema(api, "stateful")
+    schema = schemas.build_schema(api, "stateful")
     base = schema.as_state_machine()
-    rules = support._extra_root_rules(schema, base, api)
+    rules = stateful.extra_root_rules(schema, base, api)
     if chain is not None:
-        rules = support._focused(schema, base, rules, chain)
+        rules = stateful.focused_rules(schema, base, rules, chain)
     return schema, type("Focused", (base,), dict(rules))
 
 

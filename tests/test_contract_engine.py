@@ -43,8 +43,9 @@ def _schema(seed: int = 7, checks: dict[str, Any] | None = None) -> Any:
 
 
 def _shape(case: Any) -> tuple[Any, ...]:
-    return (case.method, case.path, dict(case.path_parameters), dict(case.query), dict(case.headers),
-            json.dumps(case.body, sort_keys=True, default=repr), case.meta.generation.mode if case.meta else None)
+    body = "<not set>" if type(case.body).__name__ == "NotSet" else json.dumps(case.body, sort_keys=True, default=repr)
+    return (case.method, case.path, dict(case.path_parameters), dict(case.query), dict(case.headers), body,
+            case.meta.generation.mode if case.meta else None)
 
 
 def test_generation_is_reproducible_and_the_cache_returns_the_same_cases(tmp_path: Path) -> None:
@@ -61,8 +62,16 @@ def test_generation_is_reproducible_and_the_cache_returns_the_same_cases(tmp_pat
     loaded = cache.load(key, schema.find_operation_by_label(LABEL))
     assert loaded is not None and [_shape(c) for c in loaded] == [_shape(c) for c in first]
     assert loaded[0].operation.label == LABEL
+    # A case without a body comes back with schemathesis' NOT_SET itself (it tests `body is NOT_SET`).
+    from schemathesis.core import NOT_SET
+
+    blank = again[0]
+    blank.body = NOT_SET
+    cache.store(cache_key("blank"), [blank])
+    (back,) = cache.load(cache_key("blank"), schema.find_operation_by_label(LABEL)) or [None]
+    assert back is not None and back.body is NOT_SET
     assert cache.load(cache_key("bettercharge", LABEL, 8), schema.find_operation_by_label(LABEL)) is None
-    (path,) = (tmp_path / "cache").iterdir()
+    path = cache._path(key)
     path.write_bytes(gzip.compress(b"not a pickle"))
     assert cache.load(key, schema.find_operation_by_label(LABEL)) is None  # a bad file is a miss, not a crash
 
@@ -137,10 +146,9 @@ def test_a_5xx_beyond_the_retries_is_an_infrastructure_error_with_every_attempt_
 
 
 def test_contract_tests_are_dealt_over_the_workers_longest_first_after_a_few_short_ones() -> None:
-    import importlib
     import types
 
-    conftest = importlib.import_module("suites.contract.conftest")
+    from harness.contract import order
 
     def item(nodeid: str) -> Any:
         name = nodeid.rsplit("::", 1)[1]
@@ -152,14 +160,13 @@ def test_contract_tests_are_dealt_over_the_workers_longest_first_after_a_few_sho
                  item("suites/contract/test_b_contract.py::test_stateful_payments")]
     others = [item(f"suites/bettercharge/test_cards.py::test_card[{i}]") for i in range(86)]
     items = others[:40] + contract + others[40:]
-    config = types.SimpleNamespace(workerinput={"workercount": 4})
-    conftest.pytest_collection_modifyitems(config, items)
+    order.deal(items, 4)
     assert sorted(i.nodeid for i in items) == sorted(i.nodeid for i in [*contract, *others])
     shares = [items[len(items) * w // 4:len(items) * (w + 1) // 4] for w in range(4)]
     for share in shares:
-        assert all("contract" not in i.nodeid for i in share[:conftest._LEAD])
-        assert "contract" in share[conftest._LEAD].nodeid
-    heads = [share[conftest._LEAD].nodeid for share in shares]
+        assert all("contract" not in i.nodeid for i in share[:order._LEAD])
+        assert "contract" in share[order._LEAD].nodeid
+    heads = [share[order._LEAD].nodeid for share in shares]
     assert sum("stateful" in h for h in heads) == 2 and sum("negative" in h for h in heads) == 2
 
 

@@ -226,10 +226,13 @@ def _uuid_strings(case: Any) -> Iterable[str]:
 
 
 def _thaw(operation: Any, row: tuple[Any, ...]) -> Any:
+    from schemathesis.core import NOT_SET, NotSet
     from schemathesis.generation.case import Case
 
     *fields, uuids = row
-    values = dict(zip(_FIELDS, fields, strict=True))
+    # schemathesis tests `value is NOT_SET` in places; unpickling makes a new NotSet, so restore the singleton.
+    values: dict[str, Any] = {name: NOT_SET if isinstance(value, NotSet) else value
+                              for name, value in zip(_FIELDS, fields, strict=True)}
     meta = values.pop("_meta")
     _MINTED_UUIDS.update(uuids)
     return Case(operation, values.pop("method"), values.pop("path"), meta=meta, **values)

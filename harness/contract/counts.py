@@ -17,11 +17,12 @@ from typing import Any, Final
 
 import pytest
 
-__all__ = ["MANDATORY_KINDS", "PROPERTY", "STATS_ENV", "ContractCounts"]
+from harness.contract.options import MANDATORY_KINDS
+
+__all__ = ["PROPERTY", "STATS_ENV", "ContractCounts"]
 
 PROPERTY: Final = "paycert_contract_cases"
 STATS_ENV: Final = "PAYCERT_CONTRACT_STATS"
-MANDATORY_KINDS: Final = ("conformance", "negative", "stateful")
 
 
 class ContractCounts:

@@ -9,52 +9,47 @@ from __future__ import annotations
 
 import pytest
 
-from ._support import (
-    ChainTracker,
-    Exchange,
-    apply_marks,
-    operation_labels,
-    run_stateful,
-    run_stateful_walking_chains,
-    stateful_scenarios,
-)
+from harness.contract.requirements import requirement_mark
+from harness.contract.schemas import operation_labels
+from harness.contract.sender import CaseSender
+from harness.contract.stateful import ChainTracker, run_stateful, run_stateful_walking_chains, stateful_scenarios
 
 API = "bettercharge"
 OPERATIONS = operation_labels(API)
 
 
-@apply_marks(API, "conformance")
+@requirement_mark(API, "conformance")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
-def test_conformance(operation: str, bettercharge_exchange: Exchange) -> None:
+def test_conformance(operation: str, bettercharge_sender: CaseSender) -> None:
     """Schema-valid requests: no 5xx; status, content type, headers and body as documented; auth enforced."""
-    bettercharge_exchange.run_operation(operation)
+    bettercharge_sender.run_operation(operation)
 
 
-@apply_marks(API, "negative")
+@requirement_mark(API, "negative")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
-def test_negative(operation: str, bettercharge_exchange: Exchange) -> None:
+def test_negative(operation: str, bettercharge_sender: CaseSender) -> None:
     """Schema-invalid requests: still no 5xx, and every answer is a documented one."""
-    bettercharge_exchange.run_operation(operation)
+    bettercharge_sender.run_operation(operation)
 
 
-@apply_marks(API, "data_validation")
+@requirement_mark(API, "data_validation")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
-def test_data_validation(operation: str, bettercharge_exchange: Exchange) -> None:
+def test_data_validation(operation: str, bettercharge_sender: CaseSender) -> None:
     """Advisory: invalid data is refused with a 4xx and valid data accepted (known false positives)."""
-    bettercharge_exchange.run_operation(operation)
+    bettercharge_sender.run_operation(operation)
 
 
-@apply_marks(API, "stateful")
-def test_stateful_payments(bettercharge_exchange: Exchange, paycert_target: object) -> None:
+@requirement_mark(API, "stateful")
+def test_stateful_payments(bettercharge_sender: CaseSender, paycert_target: object) -> None:
     """Payment chains along the document's links: authorize -> capture -> refund, authorize -> void,
     charge -> refund, each step's answer checked like any other. Against a simulator the authorize -> capture
     -> refund chain must have been completed at least once, or the links are not doing their job."""
-    run_stateful_walking_chains(bettercharge_exchange.schema().include(tag="payments"), bettercharge_exchange,
+    run_stateful_walking_chains(bettercharge_sender.schema().include(tag="payments"), bettercharge_sender,
                                 ChainTracker(API), simulator=getattr(paycert_target, "is_simulator", False))
 
 
-@apply_marks(API, "stateful")
-def test_stateful_merchants(bettercharge_exchange: Exchange) -> None:
+@requirement_mark(API, "stateful")
+def test_stateful_merchants(bettercharge_sender: CaseSender) -> None:
     """Merchant chains: create -> read back, create -> update."""
-    run_stateful(bettercharge_exchange.schema().include(tag="merchants"), bettercharge_exchange, ChainTracker(API),
+    run_stateful(bettercharge_sender.schema().include(tag="merchants"), bettercharge_sender, ChainTracker(API),
                  scenarios=max(stateful_scenarios() // 2, 2))

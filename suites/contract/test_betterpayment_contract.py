@@ -10,35 +10,38 @@ from __future__ import annotations
 
 import pytest
 
-from ._support import ChainTracker, Exchange, apply_marks, operation_labels, run_stateful_walking_chains
+from harness.contract.requirements import requirement_mark
+from harness.contract.schemas import operation_labels
+from harness.contract.sender import CaseSender
+from harness.contract.stateful import ChainTracker, run_stateful_walking_chains
 
 API = "betterpayment"
 OPERATIONS = operation_labels(API)
 
 
-@apply_marks(API, "conformance")
+@requirement_mark(API, "conformance")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
-def test_conformance(operation: str, betterpayment_exchange: Exchange) -> None:
+def test_conformance(operation: str, betterpayment_sender: CaseSender) -> None:
     """Schema-valid requests: no 5xx; status, content type, headers and body as documented; auth enforced."""
-    betterpayment_exchange.run_operation(operation)
+    betterpayment_sender.run_operation(operation)
 
 
-@apply_marks(API, "negative")
+@requirement_mark(API, "negative")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
-def test_negative(operation: str, betterpayment_exchange: Exchange) -> None:
+def test_negative(operation: str, betterpayment_sender: CaseSender) -> None:
     """Schema-invalid requests: still no 5xx, and every answer is a documented one."""
-    betterpayment_exchange.run_operation(operation)
+    betterpayment_sender.run_operation(operation)
 
 
-@apply_marks(API, "data_validation")
+@requirement_mark(API, "data_validation")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=OPERATIONS)
-def test_data_validation(operation: str, betterpayment_exchange: Exchange) -> None:
+def test_data_validation(operation: str, betterpayment_sender: CaseSender) -> None:
     """Advisory: invalid data is refused with a 4xx and valid data accepted (known false positives)."""
-    betterpayment_exchange.run_operation(operation)
+    betterpayment_sender.run_operation(operation)
 
 
-@apply_marks(API, "stateful")
-def test_stateful(betterpayment_exchange: Exchange, paycert_target: object) -> None:
+@requirement_mark(API, "stateful")
+def test_stateful(betterpayment_sender: CaseSender, paycert_target: object) -> None:
     """Chains along the document's links (authorize -> capture -> refund / reverse, payment -> refund)."""
-    run_stateful_walking_chains(betterpayment_exchange.schema(), betterpayment_exchange, ChainTracker(API),
+    run_stateful_walking_chains(betterpayment_sender.schema(), betterpayment_sender, ChainTracker(API),
                                 simulator=getattr(paycert_target, "is_simulator", False))
