@@ -85,13 +85,15 @@ def _exchange(x: dict[str, Any]) -> str:
 PLAIN_EXCHANGES = 0
 
 
-def _packed(exchanges: Iterable[dict[str, Any]]) -> str:
-    """All of a test's exchanges, rendered, gzip'd and base64'd for the page's unpacking script."""
+def _packed(fragments: list[str]) -> str:
+    """The rendered exchanges of one module's tests (a JSON list, one string per test), gzip'd and base64'd
+    for the page's unpacking script. One block per module, not per test: the tests of a module repeat the
+    same requests and answers, and compressed together they take half the room they took one by one."""
     import base64
     import gzip
 
-    html = "".join(_exchange(x) for x in exchanges).encode("utf-8")
-    return base64.b64encode(gzip.compress(html, compresslevel=6, mtime=0)).decode("ascii")
+    data = json.dumps(fragments, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
 class _Renderer:
@@ -100,6 +102,7 @@ class _Renderer:
         self.evidence = evidence
         self.tests = {t["nodeid"]: t for t in report["tests"]}
         self.shown: dict[str, str] = {}  # test node id -> requirement id it is shown under
+        self.packs: dict[str, list[str]] = {}  # test module -> the rendered exchanges of its tests, in order
 
     def _test(self, nodeid: str, rid: str) -> str:
         test = self.tests.get(nodeid)
@@ -120,8 +123,12 @@ class _Renderer:
         count = int(test["evidence"].get("count", len(exchanges)))
         if count > PLAIN_EXCHANGES and self.evidence is not None:
             full = self.evidence.exchanges(test["nodeid"])
-            blob = self.evidence.memo("html", test["nodeid"], lambda: _packed(full))
-            body = (f'<div class="exchanges-packed" data-gz="{blob}"><p class="muted">{len(full)} '
+            fragment = self.evidence.memo("html", test["nodeid"], lambda: "".join(_exchange(x) for x in full))
+            module = test["nodeid"].split("::", 1)[0]
+            part = self.packs.setdefault(module, [])
+            part.append(fragment)
+            body = (f'<div class="exchanges-packed" data-pack="{_anchor("p", module)}" data-part="{len(part) - 1}">'
+                    f'<p class="muted">{len(full)} '
                     f'exchanges, unpacked when this test is opened (needs a browser from 2023 or later; the HAR '
                     f'file holds the same)</p></div>')
         else:
@@ -403,6 +410,16 @@ class _Renderer:
                 f"<th>catalog value</th><th>expected</th><th>observed</th><th>evidence</th></tr>{''.join(rows)}"
                 f"</table></section>")
 
+    def packed(self) -> str:
+        """The packed evidence blocks the tests' entries point at (data-pack, data-part); call it last."""
+        blocks = []
+        for module, fragments in self.packs.items():
+            blob = (self.evidence.memo("html-pack", module + "\0" + str(hash(tuple(fragments))),
+                                       lambda fragments=fragments: _packed(fragments))
+                    if self.evidence is not None else _packed(fragments))
+            blocks.append(f'<div hidden class="evidence-pack" id="{_anchor("p", module)}" data-gz="{blob}"></div>')
+        return "".join(blocks)
+
     def rules(self) -> str:
         items = "".join(f"<li>{e(x)}</li>" for x in self.r["verdict"]["rules"])
         return f'<section id="rules"><h2>Verdict rules</h2><ol>{items}</ol></section>'
@@ -419,7 +436,7 @@ def render_html(report: dict[str, Any], evidence: Any = None) -> str:
     verdict = "READY" if report["verdict"]["ready"] else "NOT READY"
     body = (r.header() + r.nav() + "<main>" + r.baseline() + r.coverage() + r.attention() + r.assumptions()
             + r.requirements() + r.boundaries() + r.other_tests() + r.waivers()
-            + r.leak() + r.run() + r.rules() + "</main>"
+            + r.leak() + r.run() + r.rules() + "</main>" + r.packed()
             + f"<footer>paycert {e(run['harness_version'])} · run {e(run['run_id'])} · report.json holds the same "
               f"content for machines</footer>")
     return Template(_asset("page.html")).substitute(
