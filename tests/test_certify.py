@@ -397,3 +397,30 @@ def test_progress_line_gives_requests_budget_and_an_eta_bounded_by_the_rate_limi
                                      "cause": "InfrastructureError: authorize: HTTP N after N attempt(s)"}) + "\n")
     reader.poll()
     assert reader.common_cause() == ("InfrastructureError: authorize: HTTP N after N attempt(s)", 40)
+
+
+def test_allure_containers_merge_per_test_and_lose_no_step(tmp_path: Path) -> None:
+    """One container per test (the union of its fixtures' steps, in the order they ran); shared containers
+    stay; a container of no test goes (Allure shows it nowhere)."""
+    from harness.report.allure_results import merge_containers
+
+    def container(name: str, children: list[str], before: str, start: int) -> None:
+        (tmp_path / f"{name}-container.json").write_text(json.dumps({
+            "uuid": name, "children": children, "start": start, "stop": start + 5,
+            "befores": [{"name": before, "status": "passed", "start": start, "stop": start + 1}],
+            "afters": [{"name": f"{before}::<lambda>", "start": start + 4}]}))
+
+    container("b", ["t1"], "second", 20)
+    container("a", ["t1"], "first", 10)
+    container("c", ["t2"], "alone", 30)
+    container("s", ["t1", "t2"], "session", 1)
+    (tmp_path / "o-container.json").write_text(json.dumps({"uuid": "o", "befores": [{"name": "side"}]}))
+    (tmp_path / "t1-result.json").write_text("{}")
+    assert merge_containers(tmp_path) == 2
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["a-container.json", "c-container.json", "s-container.json", "t1-result.json"]
+    merged = json.loads((tmp_path / "a-container.json").read_text())
+    assert merged["children"] == ["t1"] and (merged["start"], merged["stop"]) == (10, 25)
+    assert [b["name"] for b in merged["befores"]] == ["first", "second"]
+    assert [a["name"] for a in merged["afters"]] == ["first::<lambda>", "second::<lambda>"]
+    assert json.loads((tmp_path / "s-container.json").read_text())["children"] == ["t1", "t2"]
