@@ -168,7 +168,7 @@ class _Redactor:
             if PAN_MIN_DIGITS <= len(d) <= PAN_MAX_DIGITS
         )
 
-    def findings(self, text: str) -> list[Leak]:
+    def findings(self, text: str, kinds: frozenset[str] | None = None) -> list[Leak]:
         """Every finding in `text`. Each pattern is only run where a plain substring test says it can match
         (a secret or known PAN that is not in the text, or a text without digits): evidence redaction calls
         this for every string of every recorded body, and a regex scan per secret variant and per known PAN
@@ -180,11 +180,13 @@ class _Redactor:
                     found.append(Leak("secret", match.start(), match.end(), REDACTED))
         if _DIGIT.search(text) is None:  # every pattern below needs a digit
             return sorted(found, key=lambda leak: (leak.start, -leak.end, leak.kind))
-        for match in _CVV_TEXT.finditer(text):
-            found.append(Leak("cvv", match.start(2), match.end(2), REDACTED))
-        for match in _CARD_FIELD_TEXT.finditer(text):
-            if len(_digits(match.group(2))) >= PAN_MIN_DIGITS:
-                found.append(Leak("card_field", match.start(2), match.end(2), _mask_field_digits(match.group(2))))
+        if kinds is None or "cvv" in kinds:
+            for match in _CVV_TEXT.finditer(text):
+                found.append(Leak("cvv", match.start(2), match.end(2), REDACTED))
+        if kinds is None or "card_field" in kinds:
+            for match in _CARD_FIELD_TEXT.finditer(text):
+                if len(_digits(match.group(2))) >= PAN_MIN_DIGITS:
+                    found.append(Leak("card_field", match.start(2), match.end(2), _mask_field_digits(match.group(2))))
         for start, pan in find_pans(text):
             found.append(Leak("pan", start, start + len(pan), mask_pan(pan)))
         for pan in self.known:
@@ -263,12 +265,14 @@ def _apply(text: str, found: list[Leak]) -> str:
     return "".join(pieces)
 
 
-def find_leaks(text: str, secrets: Iterable[str] = (), *, known_pans: Iterable[str] = ()) -> list[Leak]:
+def find_leaks(text: str, secrets: Iterable[str] = (), *, known_pans: Iterable[str] = (),
+               kinds: Iterable[str] | None = None) -> list[Leak]:
     """Every sensitive value still readable in `text`: what the leak audit reports and redact_text removes.
 
     Overlapping findings are all reported (a secret that is also Luhn-valid shows twice); sorted by offset.
+    `kinds` limits the search to those kinds of Leak (the audit needs no field patterns, see leak_audit).
     """
-    return _redactor(secrets, known_pans).findings(text)
+    return _redactor(secrets, known_pans).findings(text, frozenset(kinds) if kinds is not None else None)
 
 
 def redact_text(text: str, secrets: Iterable[str] = (), *, known_pans: Iterable[str] = ()) -> str:

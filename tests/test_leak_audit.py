@@ -207,3 +207,15 @@ def test_packed_run_evidence_is_clean_and_fully_scanned(tmp_path: Path) -> None:
     assert list((run / "evidence").glob("*.har.gz"))
     result = audit_paths(run, secrets=SECRETS, known_pans=pans(), window=WINDOW)
     assert result.clean, [f.describe() for f in result.findings]
+
+
+def test_the_same_content_twice_is_reported_under_each_name(tmp_path: Path) -> None:
+    """Content is scanned once (the package repeats the run's files byte for byte); every copy is still named."""
+    pan = bettercharge().cards[0].pan
+    (tmp_path / "a.txt").write_text(f"card {pan}\n")
+    with zipfile.ZipFile(tmp_path / "p.zip", "w") as z:
+        z.writestr("a.txt", f"card {pan}\n")
+    first = leak_audit.audit_paths(tmp_path)
+    again = leak_audit.audit_paths(tmp_path, [tmp_path / "p.zip"])
+    assert sorted(f.file for f in first.findings) == ["a.txt", "p.zip!a.txt"]
+    assert [(f.file, f.line, f.column) for f in again.findings] == [("p.zip!a.txt", 1, 6)]

@@ -92,7 +92,7 @@ def test_package_contents_and_manifest(package: Path, signer: Signer) -> None:
         manifest = json.loads(z.read(MANIFEST))
         signature = z.read(SIGNATURE)
     assert {MANIFEST, SIGNATURE, "report.html", "report.json", "junit.xml"} <= names
-    assert any(n.startswith("evidence/") and n.endswith(".har") for n in names)
+    assert any(n.startswith("evidence/") and n.endswith((".har", ".har.gz")) for n in names)  # packed per module
     assert not any(n.endswith(".lock") for n in names)
     listed = {f["path"] for f in manifest["files"]}
     assert listed == names - {MANIFEST, SIGNATURE}
