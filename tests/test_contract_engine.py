@@ -202,3 +202,39 @@ def test_case_counts_are_summed_on_the_controller_and_written_for_the_report(tmp
                                                "by_kind": {"negative": 7, "stateful": 3, "data_validation": 5}}
     assert written["seed"] == 9 and lines and "bettercharge 10 mandatory cases" in lines[0]
     assert "paycert-contract-counts" in Path(__file__).parents[1].joinpath("harness", "plugin.py").read_text()
+
+
+def _sender_for(handler: Any, kind: str = "conformance") -> Any:
+    from harness.contract.sender import CaseSender
+
+    schema = _schema(checks={"enabled": False, "ignored_auth": {"enabled": True}})
+    client = _client(handler)
+    sender = CaseSender(api="bettercharge", kind=kind, base_url="http://api.test",  # type: ignore[arg-type]
+                        headers=_headers(), client=client)
+    return sender, route_through(schema, ClientTransport("bettercharge", client))
+
+
+def test_ignored_auth_probes_once_per_operation_and_still_catches_an_api_that_does_not_enforce() -> None:
+    """schemathesis' engine confirms enforcement once per operation and run; the sender does the same (it sent
+    two probes after every successful case before). An API that accepts any credentials still fails."""
+    sent: list[bool] = []
+
+    def enforcing(request: httpx.Request) -> httpx.Response:
+        authed = request.headers.get("x-api-key") == API_KEY
+        sent.append(authed)
+        return httpx.Response(200, json={"bcId": "bc_1"}) if authed else httpx.Response(401, json={"error": "no"})
+
+    sender, schema = _sender_for(enforcing)
+    cases = generate(schema, LABEL)[:5]
+    for case in cases:
+        sender.call_and_validate(case)
+    probes = sent.count(False)  # without credentials, then a wrong value for each security parameter
+    assert probes >= 2 and sent[1:1 + probes] == [False] * probes, "the first case is probed"
+    assert len(sent) == len(cases) + probes, "and no case after it"
+
+    def lax(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"bcId": "bc_1"})
+
+    sender, schema = _sender_for(lax)
+    with pytest.raises(FailureGroup, match=r"(?i)authentication"):
+        sender.call_and_validate(generate(schema, LABEL)[0])

@@ -55,6 +55,7 @@ class CaseSender:
     cached: bool | None = None
     statuses: dict[int, int] = field(default_factory=dict)
     _close: Callable[[], None] | None = None
+    _auth_enforced: set[str] = field(default_factory=set)  # operations whose credentials ignored_auth confirmed
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def schema(self, kind: Kind | None = None) -> Any:
@@ -78,7 +79,28 @@ class CaseSender:
     def validate(self, case: schemathesis.Case, response: schemathesis.Response, kwargs: dict[str, Any],
                  **extra: Any) -> None:
         """Run the configured checks, naming the credentials as explicit headers (or ignored_auth would take the
-        request's x-api-key for a generated one)."""
+        request's x-api-key for a generated one).
+
+        ignored_auth confirms that an operation enforces its credentials by sending two probes (without them,
+        with wrong ones). schemathesis' own engine does that once per operation and run ("enforcement is a
+        property of the operation", its `auth_enforced_operations`), but `Case.validate_response` builds a
+        context without that memory, so every successful case sent two more requests. The same check runs here
+        with the memory, per sender; its other findings (a generated or missing credential accepted) are still
+        checked on every case.
+        """
+        from schemathesis.specs.openapi.checks import ignored_auth
+
+        config = case.operation.schema.config.checks_config_for(operation=case.operation, phase=None)
+        if config.ignored_auth.enabled:
+            enforced = self._auth_enforced
+
+            def ignored_auth_once(ctx: Any, response: Any, case: Any) -> bool | None:
+                ctx.auth_enforced_operations = enforced
+                return ignored_auth(ctx, response, case)
+
+            ignored_auth_once.__name__ = ignored_auth.__name__  # the name failures are reported under
+            extra["excluded_checks"] = [*(extra.get("excluded_checks") or ()), ignored_auth]
+            extra["additional_checks"] = [*(extra.get("additional_checks") or ()), ignored_auth_once]
         case.validate_response(response, headers=kwargs.get("headers"), transport_kwargs=kwargs or None, **extra)
 
     def call_and_validate(self, case: schemathesis.Case) -> schemathesis.Response:
