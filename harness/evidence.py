@@ -223,6 +223,7 @@ class EvidenceRecorder:
         self._known_pans: tuple[str, ...] = tuple(known_pans)
         self._lock = threading.RLock()
         self._cases: dict[str, _CaseLog] = {}
+        self._last_spooled: dict[str, list[Exchange]] = {}
         self._open_cases: list[str] = []
         self._spool_name = f"{os.getpid()}-{next(_SPOOL_IDS)}{SPOOL_SUFFIX}"
 
@@ -351,6 +352,7 @@ class EvidenceRecorder:
         with self._lock:
             names = list(cases) if cases is not None else list(self._cases)
             batches = {name: self._cases.pop(name).exchanges for name in names if name in self._cases}
+            self._last_spooled = batches
         index_path = target / INDEX_FILENAME
         with FileLock(str(target / (INDEX_FILENAME + ".lock")), timeout=60):
             index = _read_index(index_path)
@@ -371,6 +373,13 @@ class EvidenceRecorder:
         return index_path
 
 
+    def last_spooled(self, case: str) -> dict[str, Any] | None:
+        """The HAR document of `case` if the last spool wrote it (a test's exchanges, just after it ended: what
+        Allure attaches to a test that did not pass), else None."""
+        with self._lock:
+            exchanges = self._last_spooled.get(case)
+        return _har_document(case, exchanges) if exchanges else None
+
     def spool(self, directory: str | Path | None = None, *, cases: Iterable[str] | None = None) -> Path:
         """Append pending cases to this recorder's spool file in `directory` (one JSON line per case)."""
         target = Path(directory) if directory is not None else self.directory
@@ -381,6 +390,7 @@ class EvidenceRecorder:
         with self._lock:
             names = list(cases) if cases is not None else list(self._cases)
             batches = {name: self._cases.pop(name).exchanges for name in names if name in self._cases}
+            self._last_spooled = batches
             lines = [json.dumps({"case": name, "entries": [ex.to_har_entry() for ex in exchanges]},
                                 ensure_ascii=False, separators=(",", ":")) + "\n"
                      for name, exchanges in batches.items() if exchanges]

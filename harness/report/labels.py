@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any, Final
 
 from harness.catalog import Requirement, all_requirements
@@ -101,12 +100,12 @@ def allure_labels(ids: Sequence[str]) -> None:
     allure.dynamic.label(LabelType.SEVERITY, "critical" if mandatory else "minor")
 
 
-def attach_evidence(evidence_dir: Path, nodeid: str) -> None:
-    """Attach the case's HAR file, when it recorded any exchange (the recorder writes it as the case ends)."""
-    from harness.evidence import case_filename
+def attach_evidence(har: dict[str, Any]) -> None:
+    """Attach a test's masked HAR document to its Allure result (harness.report.run_plugin does it for the
+    tests that did not pass; every test's evidence is in evidence/ and report.html)."""
+    import json
 
-    har = evidence_dir / case_filename(nodeid)
-    if har.is_file():
-        import allure
+    import allure
 
-        allure.attach.file(str(har), name=EVIDENCE_NAME, attachment_type="application/json", extension="har")
+    allure.attach(json.dumps(har, ensure_ascii=False), name=EVIDENCE_NAME, attachment_type="application/json",
+                  extension="har")

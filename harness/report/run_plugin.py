@@ -52,6 +52,10 @@ def _redact(config: pytest.Config, text: str) -> str:
     return redact_text(text, _secrets(config), known_pans=known_pans())
 
 
+#: Set on a test whose setup, call or teardown did not pass (failed, error, xfailed or advisory).
+_NOT_PASSED = pytest.StashKey[bool]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("paycert certify")
     group.addoption("--paycert-apis", default=None,
@@ -211,6 +215,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     config = item.config
+    if report.failed or hasattr(report, "wasxfail"):
+        item.stash[_NOT_PASSED] = True
     if report.failed:
         labels.title_failure(report, _requirement_ids(item))
     if report.sections:
@@ -251,8 +257,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
-    """Attach the case's HAR evidence to its Allure result once the recorder has written it (at teardown)."""
+    """Attach the HAR evidence of a test that did not pass to its Allure result, once the recorder has spooled
+    it (at teardown). Passed tests' evidence stays in evidence/ and report.html only: attached to every
+    result, it was the run's evidence a second time, uncompressed."""
     yield
-    evidence_dir = item.config.getoption("--paycert-evidence", None)
-    if evidence_dir is not None and item.config.pluginmanager.has_plugin("allure_listener"):
-        labels.attach_evidence(Path(evidence_dir), item.nodeid)
+    if not item.stash.get(_NOT_PASSED, False) or not item.config.pluginmanager.has_plugin("allure_listener"):
+        return
+    from harness.evidence import active_recorder
+
+    recorder = active_recorder()
+    har = recorder.last_spooled(item.nodeid) if recorder is not None else None
+    if har is not None:
+        labels.attach_evidence(har)
