@@ -373,12 +373,18 @@ class EvidenceRecorder:
         return index_path
 
 
-    def last_spooled(self, case: str) -> dict[str, Any] | None:
+    def last_spooled(self, case: str, limit: int | None = None) -> dict[str, Any] | None:
         """The HAR document of `case` if the last spool wrote it (a test's exchanges, just after it ended: what
-        Allure attaches to a test that did not pass), else None."""
+        Allure attaches to a test that did not pass), its first `limit` exchanges when given, else None."""
         with self._lock:
             exchanges = self._last_spooled.get(case)
-        return _har_document(case, exchanges) if exchanges else None
+        if not exchanges:
+            return None
+        document = _har_document(case, exchanges[:limit])
+        if limit is not None and len(exchanges) > limit:
+            document["log"]["comment"] = (f"the first {limit} of {len(exchanges)} exchanges; every one is in "
+                                          f"evidence/{module_filename(case)}")
+        return document
 
     def spool(self, directory: str | Path | None = None, *, cases: Iterable[str] | None = None) -> Path:
         """Append pending cases to this recorder's spool file in `directory` (one JSON line per case)."""

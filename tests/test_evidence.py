@@ -340,3 +340,20 @@ def test_bodies_are_redacted_before_truncation() -> None:
     assert exchange.request_body is not None
     assert good[:10] not in exchange.request_body
     assert "truncated" in exchange.request_body
+
+
+def test_last_spooled_gives_the_case_just_ended_and_names_the_packed_file_when_cut(tmp_path: Path) -> None:
+    from harness.evidence import EvidenceRecorder, module_filename
+
+    recorder = EvidenceRecorder(tmp_path)
+    case = "suites/x/test_a.py::test_b"
+    with recorder.case(case):
+        for i in range(5):
+            recorder.record(method="GET", url=f"http://127.0.0.1:1/r?n={i}", request_headers={}, request_body=None,
+                            status=200)
+    assert recorder.last_spooled("suites/x/test_a.py::test_other") is None
+    full = recorder.last_spooled(case)
+    assert full is not None and len(full["log"]["entries"]) == 5 and "comment" not in full["log"]
+    cut = recorder.last_spooled(case, 2)
+    assert cut is not None and [e["request"]["url"][-3:] for e in cut["log"]["entries"]] == ["n=0", "n=1"]
+    assert module_filename(case) in cut["log"]["comment"]

@@ -258,14 +258,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
     """Attach the HAR evidence of a test that did not pass to its Allure result, once the recorder has spooled
-    it (at teardown). Passed tests' evidence stays in evidence/ and report.html only: attached to every
-    result, it was the run's evidence a second time, uncompressed."""
+    it (at teardown): its first exchanges, as many as report.json inlines, naming the packed file that holds
+    them all. Passed tests' evidence stays in evidence/ and report.html only: attached to every result (or
+    all of a contract test's hundreds), it was the run's evidence a second time, uncompressed."""
     yield
     if not item.stash.get(_NOT_PASSED, False) or not item.config.pluginmanager.has_plugin("allure_listener"):
         return
     from harness.evidence import active_recorder
 
     recorder = active_recorder()
-    har = recorder.last_spooled(item.nodeid) if recorder is not None else None
+    from harness.report.model import INLINE_EXCHANGES_NOT_PASSED
+
+    har = recorder.last_spooled(item.nodeid, INLINE_EXCHANGES_NOT_PASSED) if recorder is not None else None
     if har is not None:
         labels.attach_evidence(har)
