@@ -14,15 +14,20 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import ErrorRow
 from harness.clients import InfrastructureError, RetryPolicy
+from harness.suite.bettercharge.checks import expect_error, expect_payment
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.bettercharge.scenarios import Scenario
+from harness.suite.failure import fail, same
 
-from .support import CATALOG, Api, ClientFactory, Scenario, expect_error, expect_payment, fail, same
+CATALOG = bettercharge()
 
 FAULT_PREFIX = "fault_"
 UPSTREAM_ERROR = "paycert injected upstream failure"
 _AUTHORIZED = CATALOG.situations["AUTHORIZED"].state
-_ALREADY_APPROVED = CATALOG.error("BC-ERR-422-ALREADY-APPROVED")
+_ALREADY_APPROVED = "BC-ERR-422-ALREADY-APPROVED"
 #: Seconds the simulator holds a delayed answer, and the client's read timeout that gives up before it.
 DELAY_SECONDS, CLIENT_TIMEOUT = 1.5, 1.0
 
@@ -57,7 +62,7 @@ def test_fault_on_capture_changes_nothing(api: Api, simulator_control: Any, row:
         response = api.client.without_retries().capture(scenario.bc_id)
     finally:
         simulator_control.bc_clear_faults()
-    expect_error(response, row, "capture", **values)
+    expect_error(response, row.id, **values)
     same(api.get(scenario.bc_id), before, "the payment after a capture answered with a fault")
 
 
@@ -74,7 +79,7 @@ def test_persistent_fault_ends_in_infrastructure_error(api: Api, make_client: Cl
         if exc.response is None:
             fail(f"{row.id}: the client gave up without an answer")
             return
-        expect_error(exc.response, row, "authorize", **values)
+        expect_error(exc.response, row.id, **values)
     else:
         fail(f"{row.id}: a fault on every attempt did not end in InfrastructureError")
     finally:
@@ -84,7 +89,7 @@ def test_persistent_fault_ends_in_infrastructure_error(api: Api, make_client: Cl
 def _only_one_payment(api: Api, body: dict[str, Any], bc_id: str) -> None:
     """The order has exactly the payment `bc_id`: it exists, and a new attempt is a duplicate order."""
     same(api.get(bc_id)["orderReference"], body["orderReference"], "orderReference of the payment")
-    expect_error(api.client.authorize(body), _ALREADY_APPROVED, "authorize")
+    expect_error(api.client.authorize(body), _ALREADY_APPROVED)
 
 
 @pytest.mark.simulator_only
