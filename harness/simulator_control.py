@@ -111,6 +111,20 @@ class SimulatorControl:
         """Set a status the API cannot reach by itself (debt collection, chargeback)."""
         return dict(self._post(f"/betterpayment/transactions/{transaction_id}/status", {"status_code": status_code}))
 
+    # --- the hand-written suites' calls (suites/betterpayment via harness/suite/betterpayment) ---------------
+
+    def bp_settings(self) -> dict[str, Any]:
+        """The Better Payment half's settings (which error transport it answers with)."""
+        return dict(self._call("GET", "/betterpayment/settings"))
+
+    def ready(self) -> bool:
+        """Whether the simulator answers its control interface (a started `paycert simulate` is up)."""
+        try:
+            self.now()
+        except ControlError:
+            return False
+        return True
+
     # --- the mutation runner's (harness/mutation_batch.py) -------------------------------------------------
 
     def set_defects(self, names: list[str]) -> list[str]:

@@ -100,7 +100,7 @@ def test_every_field_max_length_gets_a_boundary_without_a_row() -> None:
 
 def test_every_boundary_has_a_probe_and_two_defects() -> None:
     from harness.suite.bettercharge.probes import PROBES as BC_PROBES
-    from paycert_suites.betterpayment.probes import PROBES as BP_PROBES
+    from harness.suite.betterpayment.probes import PROBES as BP_PROBES
 
     probes = {"bettercharge": BC_PROBES, "betterpayment": BP_PROBES}
     registered = {d[0]: d for d in registered_defects()}
