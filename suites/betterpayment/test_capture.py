@@ -25,9 +25,9 @@ from harness.suite.betterpayment.checks import (
     json_body,
 )
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
-from harness.suite.betterpayment.requests import Urls, money, money_text, mpi_body, seed_amount
+from harness.suite.betterpayment.requests import Urls, mpi_body
 from harness.suite.betterpayment.scenarios import authorized, completed, pending
-from harness.suite.betterpayment.views import code_of, declining_holder
+from harness.suite.betterpayment.views import code_of, declining_holder, money, money_text, seed_amount
 
 CAT = betterpayment()
 

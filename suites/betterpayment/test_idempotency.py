@@ -27,8 +27,9 @@ from harness.suite.betterpayment.checks import (
     json_body,
 )
 from harness.suite.betterpayment.postbacks import settle, wait_postbacks
-from harness.suite.betterpayment.requests import Urls, money, mpi_body
+from harness.suite.betterpayment.requests import Urls, mpi_body
 from harness.suite.betterpayment.scenarios import authorized, completed
+from harness.suite.betterpayment.views import money
 
 CAT = betterpayment()
 

@@ -17,7 +17,8 @@ from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
-from harness.suite.betterpayment.requests import Urls, money, mpi_body
+from harness.suite.betterpayment.requests import Urls, mpi_body
+from harness.suite.betterpayment.views import money
 
 CAT = betterpayment()
 

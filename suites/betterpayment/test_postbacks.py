@@ -34,7 +34,8 @@ from harness.suite.betterpayment.postbacks import (
     settle,
     wait_postbacks,
 )
-from harness.suite.betterpayment.requests import Urls, money, mpi_body, seed_amount
+from harness.suite.betterpayment.requests import Urls, mpi_body
+from harness.suite.betterpayment.views import money, seed_amount
 
 CAT = betterpayment()
 

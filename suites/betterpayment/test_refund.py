@@ -20,9 +20,9 @@ from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_operation, get_transaction, json_body
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
-from harness.suite.betterpayment.requests import Urls, money, money_text, seed_amount
+from harness.suite.betterpayment.requests import Urls
 from harness.suite.betterpayment.scenarios import authorized, completed, pending
-from harness.suite.betterpayment.views import code_of
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
 
 CAT = betterpayment()
 

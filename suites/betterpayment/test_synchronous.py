@@ -12,8 +12,8 @@ from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
-from harness.suite.betterpayment.requests import Urls, body_for, money
-from harness.suite.betterpayment.views import first_answer, payment_types
+from harness.suite.betterpayment.requests import Urls, body_for
+from harness.suite.betterpayment.views import first_answer, money, payment_types
 
 CAT = betterpayment()
 

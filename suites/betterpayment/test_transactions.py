@@ -23,9 +23,9 @@ from harness.suite.betterpayment.checks import (
     get_transaction,
     iso_time,
 )
-from harness.suite.betterpayment.requests import Urls, money, money_text, seed_amount
+from harness.suite.betterpayment.requests import Urls
 from harness.suite.betterpayment.scenarios import authorized, completed
-from harness.suite.betterpayment.views import code_of
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
 
 CAT = betterpayment()
 

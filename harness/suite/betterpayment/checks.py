@@ -25,8 +25,7 @@ from harness.simulator_control import SimulatorControl
 from harness.suite import schema
 from harness.suite.failure import ensure, fail, same, show
 
-from .requests import money
-from .views import error_statuses, seed_request, status_name
+from .views import error_statuses, money, seed_request, status_name
 
 API = "betterpayment"
 

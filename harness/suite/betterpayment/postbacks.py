@@ -22,8 +22,7 @@ from harness.simulator_control import SimulatorControl
 from harness.suite.failure import ensure, fail, same
 
 from .checks import API, expect_no_card_data, validate
-from .requests import money
-from .views import status_name
+from .views import money, status_name
 
 
 def wait_postbacks(rx: PostbackReceiver, transaction_id: str, count: int = 1, timeout: float = 10.0,

@@ -27,9 +27,9 @@ from harness.suite.probes import ProbeRegistry, boundary_number, move_clock_to
 
 from .checks import expect_error, expect_operation, expect_payment, json_body
 from .postbacks import deliveries_log, settle, wait_log, wait_postbacks
-from .requests import CENT, Urls, body_for, money, money_text, mpi_body
+from .requests import Urls, body_for, mpi_body
 from .scenarios import authorized, completed
-from .views import card_type
+from .views import CENT, card_type, money, money_text
 
 _INVALID = "BP-ERR-205-INVALID-FIELDS"
 #: How late (simulator seconds) an attempt may go out after it is due: the delivery loop polls every 0.1 s; less

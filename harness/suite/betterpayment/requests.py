@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,24 +22,7 @@ import httpx
 from harness.catalog import betterpayment
 from harness.catalog.betterpayment import FieldSpec, PaymentType
 
-from .views import card_type, field_spec, mpi_pair, payment_type, seed_request
-
-#: A cent: the unit of every amount.
-CENT = Decimal("0.01")
-
-
-def money(value: Any) -> Decimal:
-    """An amount as an exact Decimal with two places (responses use JSON numbers, postbacks strings)."""
-    return Decimal(str(value)).quantize(CENT)
-
-
-def money_text(value: Decimal) -> str:
-    return f"{value.quantize(CENT)}"
-
-
-def seed_amount() -> Decimal:
-    """The amount of the seed's example request."""
-    return money(seed_request()["amount"])
+from .views import card_type, field_spec, money_text, mpi_pair, payment_type, seed_amount, seed_request
 
 
 def new_order_id() -> str:

@@ -1,4 +1,5 @@
-"""Catalog look-ups the Better Payment suites share: payment types by flow, the seed's request, statuses by name.
+"""Catalog look-ups the Better Payment suites share: payment types by flow, the seed's request, statuses by name;
+and amounts as exact Decimals (responses carry JSON numbers, postbacks strings).
 
 Every request a suite sends and every expectation it checks comes from the catalog
 (`harness.catalog.betterpayment()`, fixtures/catalog/betterpayment.yaml) or the seed examples, read when asked,
@@ -8,6 +9,7 @@ never from literals in a test.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from harness.catalog import CatalogError, betterpayment
@@ -94,3 +96,21 @@ def declining_holder() -> CardHolderOutcome:
 def error_statuses(error_id: str) -> set[int]:
     """The HTTP statuses an error row may travel with under either error transport (catalog error_transport)."""
     return {betterpayment().error_status(error_id, mode) for mode in betterpayment().error_transport.modes}
+
+
+#: A cent: the unit of every amount.
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> Decimal:
+    """An amount as an exact Decimal with two places (responses use JSON numbers, postbacks strings)."""
+    return Decimal(str(value)).quantize(CENT)
+
+
+def money_text(value: Decimal) -> str:
+    return f"{value.quantize(CENT)}"
+
+
+def seed_amount() -> Decimal:
+    """The amount of the seed's example request."""
+    return money(seed_request()["amount"])
