@@ -1,4 +1,5 @@
-"""Idempotency-Key semantics (contract §Other adopted rules; practice.md §2: IETF draft, Stripe).
+"""Idempotency-Key semantics (catalog `idempotency`, adopted; the IETF draft "The
+Idempotency-Key HTTP Header Field" and Stripe's API reference, "Idempotent requests").
 
 Proves: a replay with the same key and body returns the stored answer and does nothing new; concurrent
 duplicates create one payment; a validation failure stores nothing under its key; after the retention period

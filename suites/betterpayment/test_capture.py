@@ -1,4 +1,4 @@
-"""Authorize, then capture (betterpayment.md §2.2, §2.3): full, partial, repeated, too much, not allowed.
+"""Authorize, then capture (Better Payment Capture API reference): full, partial, repeated, too much, not allowed.
 
 Proves that an own-MPI authorization is authorized (8) and one without 3DS values waits for the customer; that a
 capture without amount takes the whole authorization and answers completed (3) in the documented capture shape

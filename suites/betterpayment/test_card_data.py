@@ -1,4 +1,4 @@
-"""Card data never comes back (PCI DSS, practice.md §2; catalog rule BP-CARD-MASKED).
+"""Card data never comes back (PCI DSS requirement 3; catalog rule BP-CARD-MASKED).
 
 Proves that after a card's whole life (payment, authorization, partial capture, refund, registration and a
 recurring charge) no response, lookup, log, refund list or postback contains the full card number or the CVV,

@@ -1,5 +1,6 @@
-"""Legacy checksum authentication (catalog `legacy_auth`, bp.md §7): a form-encoded request carrying api_key and,
-last, checksum = SHA-1(query string + outgoing key), without a Basic header, as the CiviCRM extension sends it."""
+"""Legacy checksum authentication (catalog `legacy_auth`; the legacy form of systopia/de.systopia.betterpayment):
+a form-encoded request carrying api_key and, last, checksum = SHA-1(query string + outgoing key), without a Basic
+header, as the CiviCRM extension sends it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Postback retries (betterpayment.md §6.1, catalog `postbacks.retry`): anything but a 200 is retried every
+"""Postback retries (Better Payment's postbacks documentation, catalog
+`postbacks.retry`): anything but a 200 is retried every
 10 minutes, 10 attempts in all.
 
 The receiver is told to fail the first N deliveries; the simulator clock is moved by the retry spacing (just short

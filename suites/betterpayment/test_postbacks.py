@@ -1,4 +1,5 @@
-"""The postback contract (000 §5; betterpayment.md §6): layouts, checksum, signature, delivery.
+"""The postback contract (the seed's Server-to-Server Processing guide §5; Better Payment's
+public postbacks documentation): layouts, checksum, signature, delivery.
 
 Proves that completed, declined and refund postbacks carry exactly the catalog's fields in order with the
 checksum last, form-encoded; that the checksum (SHA-1 of body + incoming key) and the Gateway-Webhook-Signature

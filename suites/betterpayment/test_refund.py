@@ -1,4 +1,5 @@
-"""Refunds (betterpayment.md §2.5): full, partial, repeated, too much, not allowed, merchant refund ids, postback.
+"""Refunds (Better Payment Refund API reference): full, partial, repeated, too much, not allowed, merchant refund
+ids, postback.
 
 Proves that a refund without amount refunds everything captured, answers the refund object (successful, 1) and
 leaves the transaction refunded (7); that partial refunds may follow each other until the captured amount is used

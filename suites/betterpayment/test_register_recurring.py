@@ -1,4 +1,4 @@
-"""Card registration and payments on a registered card (betterpayment.md §2.6, D-reg).
+"""Card registration and payments on a registered card (Better Payment Registrations API reference).
 
 Proves that a registration with own-MPI values is registered (9) at once (the 3DS variant is in
 test_threeds.py); that a payment naming it in original_transaction_id, with recurring=1 and without card data,

@@ -1,4 +1,5 @@
-"""Request validation per payment type, from the catalog's field blocks (betterpayment.md §2.1 block table).
+"""Request validation per payment type, from the catalog's field blocks (Better Payment Payment API
+reference).
 
 Proves that for every payment type each required field, left out or blank, gets 400 missing fields naming exactly
 that field (and all of them, sorted, when the body is empty but for the type); that the own-MPI 3DS values only

@@ -1,4 +1,5 @@
-"""Reversal of an authorization (betterpayment.md §2.4): full, partial, too much, after capture, not allowed.
+"""Reversal of an authorization (Better Payment Reversal API reference): full, partial, too much, after capture, not
+allowed.
 
 Proves that a reversal without amount ends the transaction reversed (12) in the documented reverse shape with
 the test-mode message; that a partial reversal answers reversed and leaves the rest authorized (8) and

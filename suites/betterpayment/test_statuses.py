@@ -1,4 +1,5 @@
-"""Every status of the catalog's status table, reached and read back (betterpayment.md §4).
+"""Every status of the catalog's status table, reached and read back (catalog `statuses`; Better Payment's public
+transaction status page, docs.betterpayment.de resources/transaction-status).
 
 For each status the test drives a transaction there by the API's own means (a payment, a customer step, a
 capture, a reversal, a refund), or, for statuses only the acquirer sets (debt collection, chargeback), through the

@@ -1,4 +1,5 @@
-"""Reading transactions back (betterpayment.md §2.8-§2.10): the transaction, its log and its refunds.
+"""Reading transactions back (the calls the vendor's plugins make, e.g.
+better-payment/bp-plugin-shopware6-api2): the transaction, its log and its refunds.
 
 Proves that GET /rest/transactions/{id} returns exactly the documented fields (no error_code) with the request's
 values and running captured/refunded totals; that the log lists each operation with its type, resulting status,

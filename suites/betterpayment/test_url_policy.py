@@ -1,4 +1,5 @@
-"""Merchant URLs must be https:// (betterpayment.md §5, §6.1; catalog `url_policy`): error 149.
+"""Merchant URLs must be https:// (catalog `url_policy`; Better Payment's postbacks
+documentation): error 149.
 
 Proves that each URL field of the catalog's policy (postback, success, error, Wero checkout URL) is refused with
 error 149 naming the field when it is not https://, for every payment type that takes the field; and, for the
