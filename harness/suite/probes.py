@@ -10,11 +10,13 @@ own `ProbeRegistry`, with a context of its own (what its probes need: clients, U
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
 
 from harness.catalog.boundaries import SIDES, Boundary, Side
+from harness.simulator_control import SimulatorControl
 
 from .failure import fail
 
@@ -28,6 +30,20 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def advance(self, seconds: float) -> None: ...
+
+
+@dataclass(kw_only=True)
+class ProbeContext:
+    """What every probe may need: the simulator's control interface, None on a sandbox. Each API's context adds
+    its own (clients, URLs, a receiver)."""
+
+    control: SimulatorControl | None
+
+    def clock(self) -> SimulatorControl:
+        """The control interface, for a boundary placed on the simulator clock; fails on a sandbox."""
+        if self.control is None:
+            fail("this boundary needs the simulator's control interface (clock)")
+        return self.control
 
 
 class ProbeRegistry(Generic[Context]):

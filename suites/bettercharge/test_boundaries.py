@@ -31,4 +31,4 @@ def test_boundary(boundary: Boundary, side: Side, api: Api, make_client: ClientF
     control: Any = request.getfixturevalue("simulator_control") if boundary.simulator_only else None
     if control is None and api.target.is_simulator:
         control = request.getfixturevalue("simulator_control")
-    PROBES.run(ProbeContext(api, make_client, control), boundary, side)
+    PROBES.run(ProbeContext(api, make_client, control=control), boundary, side)

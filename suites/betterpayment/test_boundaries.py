@@ -40,4 +40,4 @@ def test_boundary(boundary: Boundary, side: Side, client: Any, urls: Urls, payce
                   request: pytest.FixtureRequest) -> None:
     control = request.getfixturevalue("simulator_control") if paycert_target.is_simulator else None
     receiver = request.getfixturevalue("own_receiver") if boundary.probe in POSTBACK_PROBES else None
-    PROBES.run(ProbeContext(client, urls, control, receiver), boundary, side)
+    PROBES.run(ProbeContext(client, urls, receiver, control=control), boundary, side)

@@ -23,18 +23,12 @@ from harness.catalog.bettercharge import ErrorRow
 from harness.catalog.overlay import Mismatch
 from harness.redaction import redact_text
 from harness.suite import schema
+from harness.suite.answers import expect_status, json_body
 from harness.suite.failure import fail, same, show
 
 API = "bettercharge"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _UNIX_SECONDS = (10**9, 10**10)  # a Unix time in seconds (not ms, not a delta) lies in this range
-
-
-def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        fail(f"the body is not JSON: {show(response)}")
 
 
 def operation_id(op_name: str) -> str:
@@ -148,11 +142,6 @@ def check_common(op_name: str, response: httpx.Response) -> Any:
     body = json_body(response)
     check_schema(op_name, response)
     return body
-
-
-def expect_status(response: httpx.Response, status: int) -> None:
-    if response.status_code != status:
-        fail(f"expected HTTP {status}: {show(response)}")
 
 
 def expect_payment(response: httpx.Response, op_name: str, *, state: str | None = None,

@@ -23,7 +23,7 @@ from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Transition
 from harness.catalog.boundaries import Boundary, Side
 from harness.clients import BetterChargeClient
-from harness.simulator_control import SimulatorControl
+from harness.suite import probes
 from harness.suite.failure import fail, same
 from harness.suite.probes import ProbeRegistry, boundary_number, move_clock_to
 
@@ -43,15 +43,9 @@ _JUST_AFTER = 0.1
 
 
 @dataclass
-class ProbeContext:
+class ProbeContext(probes.ProbeContext):
     api: Api
     make_client: ClientFactory
-    control: SimulatorControl | None
-
-    def clock(self) -> SimulatorControl:
-        if self.control is None:
-            fail("this boundary needs the simulator's control interface (clock)")
-        return self.control
 
 
 PROBES: ProbeRegistry[ProbeContext] = ProbeRegistry("bettercharge")

@@ -23,18 +23,12 @@ from harness import openapi
 from harness.catalog import betterpayment
 from harness.simulator_control import SimulatorControl
 from harness.suite import schema
+from harness.suite.answers import expect_status, json_body
 from harness.suite.failure import ensure, fail, same, show
 
 from .views import error_statuses, money, seed_request, status_name
 
 API = "betterpayment"
-
-
-def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        fail(f"the body is not JSON: {show(response)}")
 
 
 def operation_id(operation: str) -> str:
@@ -46,11 +40,6 @@ def operation_id(operation: str) -> str:
 def validate(target: openapi.SchemaTarget, instance: Any) -> None:
     """Validate against the OpenAPI document; a failure lists every problem."""
     schema.expect_schema(API, target, instance)
-
-
-def expect_status(response: httpx.Response, status: int) -> None:
-    if response.status_code != status:
-        fail(f"expected HTTP {status}: {show(response)}")
 
 
 def expect_error(response: httpx.Response, error_id: str, /, **values: Any) -> dict[str, Any]:

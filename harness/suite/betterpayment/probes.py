@@ -22,6 +22,7 @@ from harness.catalog import betterpayment
 from harness.catalog.boundaries import Boundary, Side
 from harness.receiver import PostbackReceiver
 from harness.simulator_control import SimulatorControl
+from harness.suite import probes
 from harness.suite.failure import ensure, fail, same, show
 from harness.suite.probes import ProbeRegistry, boundary_number, move_clock_to
 
@@ -47,16 +48,10 @@ def _success() -> int:
 
 
 @dataclass
-class ProbeContext:
+class ProbeContext(probes.ProbeContext):
     client: Any
     urls: Urls
-    control: SimulatorControl | None
     receiver: PostbackReceiver | None
-
-    def clock(self) -> SimulatorControl:
-        if self.control is None:
-            fail("this boundary needs the simulator's control interface (clock)")
-        return self.control
 
 
 PROBES: ProbeRegistry[ProbeContext] = ProbeRegistry("betterpayment")
