@@ -21,7 +21,7 @@ from harness.catalog.bettercharge import ErrorRow
 from harness.suite.bettercharge.checks import expect_error, expect_payment
 from harness.suite.bettercharge.requests import Api, ClientFactory, non_test_pan
 from harness.suite.bettercharge.scenarios import Scenario, race
-from harness.suite.bettercharge.views import unique
+from harness.suite.bettercharge.views import FAULT_PREFIX, fault_for, unique
 from harness.suite.failure import fail, same
 
 CATALOG = bettercharge()
@@ -29,9 +29,6 @@ CATALOG = bettercharge()
 #: Triggers that need the simulator although the row itself is not marked so: the other partner's credentials
 #: exist only on the simulator (catalog simulator.other_*).
 NEEDS_SIMULATOR = {"other_partner_payment"}
-FAULT_PREFIX = "fault_"
-#: The {error} text the 502 "responded with error" fault is armed with, expected back in the message.
-UPSTREAM_ERROR = "paycert upstream failure"
 
 
 @dataclass
@@ -165,17 +162,9 @@ def _concurrent_operation(ctx: Context) -> Provoked:
 
 
 def _fault(ctx: Context, row: ErrorRow) -> Provoked:
-    kind = row.trigger.removeprefix(FAULT_PREFIX)
-    control = ctx.control
-    values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    if "{error}" in row.message:
-        extra["error"] = values["error"] = UPSTREAM_ERROR
-    control.bc_fault(kind, 1, **extra)
-    try:
+    kind, values = fault_for(row)
+    with ctx.control.bc_faults(kind, 1, **values):
         response = ctx.api.client.without_retries().authorize(ctx.api.body())
-    finally:
-        control.bc_clear_faults()
     return Provoked(response, "authorize", values)
 
 

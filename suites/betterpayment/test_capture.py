@@ -20,14 +20,13 @@ from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import (
     expect_error,
     expect_operation,
-    expect_payment,
     get_transaction,
     json_body,
 )
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
-from harness.suite.betterpayment.requests import Urls, mpi_body
-from harness.suite.betterpayment.scenarios import authorized, completed, pending
-from harness.suite.betterpayment.views import code_of, declining_holder, money, money_text, seed_amount
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.betterpayment.scenarios import authorized, completed, declined, pending, reversed_authorization
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
 
 CAT = betterpayment()
 
@@ -126,16 +125,11 @@ def _pending(client: Any, urls: Urls) -> str:
 
 
 def _declined(client: Any, urls: Urls) -> str:
-    holder = declining_holder()
-    body = mpi_body(urls, card_holder=holder.card_holder)
-    return str(expect_payment(client.authorize(body), "authorize", body, status_code=holder.status_code)[
-        "transaction_id"])
+    return declined(client, urls)[1]
 
 
 def _reversed(client: Any, urls: Urls) -> str:
-    _sent, tid = authorized(client, urls)
-    expect_operation(client.reverse(tid), "reverse", code_of("reversed"))
-    return tid
+    return reversed_authorization(client, urls)[1]
 
 
 def _one_step(client: Any, urls: Urls) -> str:

@@ -19,7 +19,7 @@ from harness.catalog import betterpayment
 from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_operation, expect_payment, get_transaction
 from harness.suite.betterpayment.requests import Urls, body_for, mpi_body
-from harness.suite.betterpayment.scenarios import authorized, completed, pending
+from harness.suite.betterpayment.scenarios import authorized, completed, pending, reversed_authorization
 from harness.suite.betterpayment.views import code_of, payment_types
 from harness.threeds import complete_customer_step
 
@@ -75,9 +75,7 @@ def _refunded(env: Env) -> str:
 
 
 def _reversed(env: Env) -> str:
-    tid = authorized(env.client, env.urls)[1]
-    expect_operation(env.client.reverse(tid), "reverse", code_of("reversed"))
-    return tid
+    return reversed_authorization(env.client, env.urls)[1]
 
 
 def _registered(env: Env) -> str:

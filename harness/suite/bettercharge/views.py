@@ -9,12 +9,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from harness.catalog import CatalogError, bettercharge
-from harness.catalog.bettercharge import Card, Email, Transition
+from harness.catalog.bettercharge import Card, Email, ErrorRow, Transition
 
 T = TypeVar("T")
+#: The trigger of an error row that an armed simulator fault provokes: `fault_<kind>`.
+FAULT_PREFIX = "fault_"
+#: The {error} text a "responded with error" fault is armed with, expected back in the message.
+UPSTREAM_ERROR = "paycert injected upstream failure"
 
 
 def first(rows: Iterable[T], matches: Callable[[T], bool], what: str) -> T:
@@ -63,3 +67,14 @@ def month_of(now: float, delta: int = 0) -> tuple[int, int]:
     d = datetime.fromtimestamp(now, UTC)
     index = d.year * 12 + (d.month - 1) + delta
     return index // 12, index % 12 + 1
+
+
+def fault_rows() -> list[ErrorRow]:
+    """The error rows an armed simulator fault provokes (simulator only)."""
+    return [row for row in bettercharge().errors if row.trigger.startswith(FAULT_PREFIX)]
+
+
+def fault_for(row: ErrorRow) -> tuple[str, dict[str, Any]]:
+    """(the fault kind that provokes `row`, the placeholder values to arm it with and expect back)."""
+    values = {"error": UPSTREAM_ERROR} if "{error}" in row.message else {}
+    return row.trigger.removeprefix(FAULT_PREFIX), values

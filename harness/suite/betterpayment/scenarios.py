@@ -1,5 +1,6 @@
 """Scenarios of the Better Payment suites: a transaction in a given state, reached through the API and checked
-at each step (an authorization, a completed payment, one waiting for its 3DS step)."""
+at each step (an authorization, a completed payment, one waiting for its 3DS step, a declined or a reversed
+authorization)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from harness.catalog import betterpayment
 
-from .checks import expect_payment
+from .checks import expect_operation, expect_payment
 from .requests import Urls, card_body, create, mpi_body
+from .views import code_of, declining_holder
 
 
 def authorized(client: Any, urls: Urls, **overrides: Any) -> tuple[dict[str, Any], str]:
@@ -33,3 +35,18 @@ def pending(client: Any, urls: Urls, operation: str = "payment") -> tuple[dict[s
     body = expect_payment(create(client, operation, sent), operation, sent,
                           status_code=betterpayment().outcomes.step_status["threeds"], client_action="postForm")
     return sent, str(body["transaction_id"])
+
+
+def declined(client: Any, urls: Urls) -> tuple[dict[str, Any], str]:
+    """An authorization of the simulator's declining card holder (test data, simulator only): status declined."""
+    holder = declining_holder()
+    sent = mpi_body(urls, card_holder=holder.card_holder)
+    body = expect_payment(client.authorize(sent), "authorize", sent, status_code=holder.status_code)
+    return sent, str(body["transaction_id"])
+
+
+def reversed_authorization(client: Any, urls: Urls) -> tuple[dict[str, Any], str]:
+    """An authorization reversed in full: status reversed."""
+    sent, tid = authorized(client, urls)
+    expect_operation(client.reverse(tid), "reverse", code_of("reversed"))
+    return sent, tid
