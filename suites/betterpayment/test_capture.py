@@ -20,6 +20,7 @@ from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import (
     expect_error,
     expect_operation,
+    expect_refused_in_status,
     get_transaction,
     json_body,
 )
@@ -148,10 +149,7 @@ NOT_CAPTURABLE = [
 @pytest.mark.parametrize(("make", "status"), NOT_CAPTURABLE)
 def test_capture_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
-    before = get_transaction(client, tid)
-    assert before["status"] == status
-    expect_error(client.capture(tid), "BP-ERR-210-STATUS", operation="capture", status=status)
-    after = get_transaction(client, tid)
+    before, after = expect_refused_in_status(client, tid, status, "capture", lambda: client.capture(tid))
     assert (after["status_code"], after["captured_amount"]) == (before["status_code"], before["captured_amount"])
 
 

@@ -19,7 +19,13 @@ import pytest
 
 from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
-from harness.suite.betterpayment.checks import expect_error, expect_operation, get_transaction, json_body
+from harness.suite.betterpayment.checks import (
+    expect_error,
+    expect_operation,
+    expect_refused_in_status,
+    get_transaction,
+    json_body,
+)
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
 from harness.suite.betterpayment.requests import Urls
 from harness.suite.betterpayment.scenarios import authorized, completed, pending
@@ -139,10 +145,8 @@ NOT_REFUNDABLE = [
 @pytest.mark.parametrize(("make", "status"), NOT_REFUNDABLE)
 def test_refund_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
-    before = get_transaction(client, tid)
-    assert before["status"] == status
-    expect_error(client.refund(tid, "1.00"), "BP-ERR-210-STATUS", operation="refund", status=status)
-    assert get_transaction(client, tid) == before
+    before, after = expect_refused_in_status(client, tid, status, "refund", lambda: client.refund(tid, "1.00"))
+    assert after == before
 
 
 @pytest.mark.requirement("BP-REFUND-ID")

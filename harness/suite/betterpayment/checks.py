@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -153,6 +153,16 @@ def get_transaction(client: Any, transaction_id: str) -> dict[str, Any]:
     expect_shape(body, "transaction")
     ensure("error_code" not in body, f"a transaction carries error_code: {show(response)}")
     return body
+
+
+def expect_refused_in_status(client: Any, transaction_id: str, status: str, operation: str,
+                             attempt: Callable[[], httpx.Response]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An operation the transaction's status does not allow: error 210 naming the operation and the status.
+    Returns the transaction before and after the attempt, for the caller to compare."""
+    before = get_transaction(client, transaction_id)
+    same(before["status"], status, f"status before the refused {operation}")
+    expect_error(attempt(), "BP-ERR-210-STATUS", operation=operation, status=status)
+    return before, get_transaction(client, transaction_id)
 
 
 def expect_operation(response: httpx.Response, operation: str, status_code: int | None = None) -> dict[str, Any]:
