@@ -10,13 +10,13 @@ original transaction's postback_url in the refund layout.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from harness.cards import random_text
 from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import (
@@ -152,7 +152,7 @@ def test_refund_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, s
 @pytest.mark.requirement("BP-REFUND-ID")
 def test_merchant_refund_id_is_used_once(client: Any, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
-    own = f"PCR{uuid.uuid4().hex[:20]}"
+    own = f"PCR{random_text(20)}"
     assert _refund_ok(client.refund(tid, "2.00", refund_id=own), tid)["refund_id"] == own
     again = client.refund(tid, "2.00", refund_id=own)
     body = json_body(again)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness import openapi
+from harness.cards import random_text
 from harness.catalog import betterpayment
 from harness.suite.betterpayment.checks import API, expect_payment, validate
 from harness.suite.betterpayment.requests import Urls
@@ -38,7 +39,7 @@ REQUESTS = _request_examples()
 
 def _as_sent(example: Any, urls: Urls) -> dict[str, Any]:
     body = dict(example.load())
-    body["order_id"] = f"{body['order_id']}{uuid.uuid4().hex[:12].upper()}"
+    body["order_id"] = f"{body['order_id']}PC{random_text(12).upper()}"  # a letter first: no long digit run
     if urls.deliverable:
         body["postback_url"] = urls.postback
     return body

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from harness.cards import random_text
 from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Transition
 from harness.catalog.boundaries import Boundary, Side
@@ -273,7 +274,7 @@ def _field_value(b: Boundary, side: Side) -> Any:
         if b.params.get("filler") == "email":
             domain = "@example.com"
             return "a" * (length - len(domain)) + domain
-        return ("paycert-" + uuid.uuid4().hex * (length // 32 + 1))[:length]
+        return ("paycert-" + random_text(length))[:length]
     if kind == "maximum":
         return limit if side == "inside" else limit + 1
     if kind == "minimum":

@@ -6,11 +6,11 @@ Nothing here holds a test card, an email or a state: all of it is read from `har
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from harness.cards import random_text
 from harness.catalog import CatalogError, bettercharge
 from harness.catalog.bettercharge import Card, Email, ErrorRow, Transition
 
@@ -59,7 +59,7 @@ def card_label(card: Card) -> str:
 
 def unique(prefix: str) -> str:
     """A fresh identifier matching the contract's Identifier pattern (never reuse state between runs)."""
-    return f"paycert-{prefix}-{uuid.uuid4().hex[:24]}"
+    return f"paycert-{prefix}-{random_text(24)}"
 
 
 def month_of(now: float, delta: int = 0) -> tuple[int, int]:

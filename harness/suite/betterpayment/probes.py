@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from harness.cards import random_text
 from harness.catalog import betterpayment
 from harness.catalog.boundaries import Boundary, Side
 from harness.receiver import PostbackReceiver
@@ -59,7 +60,7 @@ PROBES: ProbeRegistry[ProbeContext] = ProbeRegistry("betterpayment")
 
 def _text(length: int) -> str:
     """A unique printable string of exactly `length` characters."""
-    return ("pc" + uuid.uuid4().hex * (length // 32 + 1))[:length]
+    return ("pc" + random_text(length))[:length]
 
 
 def _pay(ctx: ProbeContext, **kwargs: Any) -> tuple[dict[str, Any], httpx.Response]:

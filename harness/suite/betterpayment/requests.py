@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from harness.cards import random_text
 from harness.catalog import betterpayment
 from harness.catalog.betterpayment import FieldSpec, PaymentType
 
@@ -28,7 +29,7 @@ from .views import card_type, field_spec, money_text, mpi_pair, payment_type, se
 def new_order_id() -> str:
     """A unique, alphanumeric order id (fits every method's limit); suites never rely on a fresh target."""
     limit = field_spec("order_id").max_length or 35
-    return f"PC{uuid.uuid4().hex.upper()}"[: min(limit, 35)]
+    return f"PC{random_text(32).upper()}"[: min(limit, 35)]
 
 
 def _card_expiry() -> tuple[str, str]:
