@@ -14,6 +14,8 @@ request of the suites goes through `control_headers()`, this module's clients or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -110,6 +112,30 @@ class SimulatorControl:
     def bp_force_status(self, transaction_id: str, status_code: int) -> dict[str, Any]:
         """Set a status the API cannot reach by itself (debt collection, chargeback)."""
         return dict(self._post(f"/betterpayment/transactions/{transaction_id}/status", {"status_code": status_code}))
+
+    # --- the hand-written suites' calls (suites/betterpayment via harness/suite/betterpayment) ---------------
+
+    @contextmanager
+    def bc_faults(self, kind: str, count: int = 1, **extra: Any) -> Iterator[None]:
+        """BetterCharge faults armed for the block and cleared after it, whatever happens in it (a fault left
+        armed would answer the next test's request)."""
+        self.bc_fault(kind, count, **extra)
+        try:
+            yield
+        finally:
+            self.bc_clear_faults()
+
+    def bp_settings(self) -> dict[str, Any]:
+        """The Better Payment half's settings (which error transport it answers with)."""
+        return dict(self._call("GET", "/betterpayment/settings"))
+
+    def ready(self) -> bool:
+        """Whether the simulator answers its control interface (a started `paycert simulate` is up)."""
+        try:
+            self.now()
+        except ControlError:
+            return False
+        return True
 
     # --- the mutation runner's (harness/mutation_batch.py) -------------------------------------------------
 

@@ -99,14 +99,14 @@ def test_every_field_max_length_gets_a_boundary_without_a_row() -> None:
 
 
 def test_every_boundary_has_a_probe_and_two_defects() -> None:
-    from paycert_suites.bettercharge.probes import PROBES as BC_PROBES
-    from paycert_suites.betterpayment.probes import PROBES as BP_PROBES
+    from harness.suite.bettercharge.probes import PROBES as BC_PROBES
+    from harness.suite.betterpayment.probes import PROBES as BP_PROBES
 
     probes = {"bettercharge": BC_PROBES, "betterpayment": BP_PROBES}
     registered = {d[0]: d for d in registered_defects()}
     for api, catalog in CATALOGS.items():
         for b in catalog.all_boundaries:
-            assert b.probe in probes[api], f"{b.id}: no probe {b.probe} in suites/{api}/probes.py"
+            assert b.probe in probes[api], f"{b.id}: no probe {b.probe} in harness/suite/{api}/probes.py"
             for direction in (sim_boundaries.MINUS, sim_boundaries.PLUS):
                 name = sim_boundaries.defect_name(b, direction)
                 assert name in registered and registered[name][1] == api, name

@@ -76,3 +76,25 @@ def test_an_unreachable_simulator_is_a_control_error() -> None:
                 pytest.raises(ControlError, match=r"POST /_simulator/reset: ConnectError") as exc:
             control.reset()
     assert isinstance(exc.value, PaycertError) and isinstance(exc.value, RuntimeError)
+
+
+def _queued(control: SimulatorControl) -> list[object]:
+    return list(control._call("GET", "/bettercharge/faults")["queued"])
+
+
+def test_armed_faults_are_cleared_after_their_block_even_when_it_fails(control: SimulatorControl) -> None:
+    with control.bc_faults("500_generic", 2):
+        assert _queued(control), "the fault is armed inside the block"
+    assert not _queued(control)
+    with pytest.raises(LookupError), control.bc_faults("500_generic", 2):
+        raise LookupError("the test failed inside the block")
+    assert not _queued(control), "a failing block must not leave its fault armed for the next test"
+
+
+def test_settings_and_readiness(sim: RunningSimulator, control: SimulatorControl) -> None:
+    assert control.bp_settings()["error_transport"] in BP.error_transport.modes
+    assert control.ready()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        with SimulatorControl(f"http://127.0.0.1:{s.getsockname()[1]}", timeout=2) as down:
+            assert not down.ready()

@@ -2,7 +2,7 @@
 
 Why a table: a suite that proves "100 requests a minute" only by showing that a request beyond the limit gets 429
 also certifies an API that allows 99. A number is only checked when both of its sides are, so each number gets a
-row here naming its requirement, the probe that checks it (suites/<api>/probes.py), the unit it moves in and what
+row here naming its requirement, the probe that checks it (harness/suite/<api>/probes.py), the unit it moves in and what
 each side must show. The suites generate one test per side from the rows (suites/<api>/test_boundaries.py) and the
 simulator registers one deliberate defect per direction (harness/simulator/boundaries.py), so a new row gets its
 tests and its off-by-one defects without new code.

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sshsig.allowed_signers import AllowedSigner
 
 from harness.report.errors import ReportError
+from harness.report.files import read_small, utf8_text
 from harness.report.signing import NAMESPACE, fingerprint, load_public_key
 
 ENV_VAR: Final = "PAYCERT_TRUSTED_KEYS"
@@ -100,12 +101,7 @@ def load_trusted_keys(path: Path, *, required: bool) -> TrustAnchor:
     """The allowed-signers file at `path`; a missing file is an error only when the user named it (`required`)."""
     if not required and not path.exists():
         return TrustAnchor((), str(path), missing=True)
-    text = _read(path, "trusted keys")
-    try:
-        decoded = text.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = text[:exc.start].count(b"\n") + 1
-        raise ReportError(f"{path}:{at}: not UTF-8 text (an OpenSSH allowed-signers file)") from None
+    decoded = utf8_text(_read(path, "trusted keys"), path, "trusted keys", "an OpenSSH allowed-signers file")
     keys: list[TrustedKey] = []
     for number, raw in enumerate(decoded.splitlines(), start=1):
         line = raw.strip()
@@ -118,18 +114,7 @@ def load_trusted_keys(path: Path, *, required: bool) -> TrustAnchor:
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        if path.is_dir():
-            raise ReportError(f"{what}: {path} is a directory, not a key file")
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ReportError(f"{what}: no such file: {path}") from None
-    except OSError as exc:
-        raise ReportError(f"{what}: cannot read {path}: {exc.strerror}") from None
-    if len(data) > _MAX_FILE_BYTES:
-        raise ReportError(f"{what}: {path} is larger than {_MAX_FILE_BYTES} bytes; not a key file")
-    return data
+    return read_small(path, what, "a key file", _MAX_FILE_BYTES)
 
 
 def _parse_line(line: str, where: str) -> TrustedKey | None:

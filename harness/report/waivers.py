@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness.report.errors import ReportError
+from harness.report.files import read_small, utf8_text
 
 _MAX_BYTES = 4 << 20
 
@@ -114,22 +115,8 @@ def parse_waivers(data: Any, source: str = "waivers") -> tuple[Waiver, ...]:
 
 def load_waivers(path: Path, known_requirements: Iterable[str] | None = None) -> WaiverFile:
     """Read and check a waiver file; with `known_requirements`, an id the catalog lacks is an error."""
-    try:
-        if path.is_dir():
-            raise ReportError(f"--waivers: {path} is a directory, not a YAML file")
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ReportError(f"--waivers: no such file: {path}") from None
-    except OSError as exc:
-        raise ReportError(f"--waivers: cannot read {path}: {exc.strerror}") from None
-    if len(raw) > _MAX_BYTES:
-        raise ReportError(f"--waivers: {path} is larger than {_MAX_BYTES} bytes; not a waiver register")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ReportError(f"--waivers: cannot read {path}:{line}: not UTF-8 text (a YAML waiver register)") from None
+    kind = "a YAML waiver register"
+    text = utf8_text(read_small(path, "--waivers", kind, _MAX_BYTES), path, "--waivers", kind)
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:

@@ -52,6 +52,25 @@ _KEPT_HEADERS = ("content-type", "location")
 Ident = tuple[str, str, str]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Keyed:
+    """What identifies a stored answer and how long it is kept: both APIs' requests are keyed the same way.
+
+    `endpoint` (method and path) is part of the identity: a key reused on another operation must not replay that
+    operation's answer. No `key`: the request is not idempotent and nothing is stored."""
+
+    api: str
+    scope: str
+    key: str | None
+    endpoint: str = ""
+    retention: float
+
+    def ident(self) -> Ident | None:
+        if not self.key:
+            return None
+        return self.api, self.scope, f"{self.endpoint} {self.key}" if self.endpoint else self.key
+
+
 @dataclass
 class _Claim:
     ident: Ident
@@ -69,10 +88,6 @@ class IdempotencyCache:
         self._claim_timeout = claim_timeout
         self._inflight: dict[Ident, asyncio.Future[None]] = {}
         store.register_schema(_DDL, ["idempotency"])
-
-    @staticmethod
-    def _ident(api: str, scope: str, key: str, endpoint: str) -> Ident:
-        return api, scope, f"{endpoint} {key}" if endpoint else key
 
     def _lookup(self, conn: sqlite3.Connection, ident: Ident, retention: float) -> Response | None:
         row = conn.execute(
@@ -102,26 +117,15 @@ class IdempotencyCache:
         self._insert(conn, claim.ident, response)
         claim.recorded = True
 
-    async def run(
-        self,
-        *,
-        api: str,
-        scope: str,
-        key: str | None,
-        endpoint: str = "",
-        retention: float,
-        handler: Callable[[], Awaitable[Response]],
-        should_store: Callable[[Response], bool],
-        busy: Callable[[], Response],
-    ) -> Response:
-        """Answer from the cache when the key was seen within `retention`, else run `handler` once.
+    async def run(self, keyed: Keyed, *, handler: Callable[[], Awaitable[Response]],
+                  should_store: Callable[[Response], bool], busy: Callable[[], Response]) -> Response:
+        """Answer from the cache when the key was seen within its retention, else run `handler` once.
 
-        `endpoint` (method and path) is part of the identity: a key reused on another operation must not
-        replay that operation's answer. `busy` answers a duplicate that waited `claim_timeout` in vain.
+        `busy` answers a duplicate that waited `claim_timeout` in vain.
         """
-        if not key:
+        ident = keyed.ident()
+        if ident is None:
             return await handler()
-        ident = self._ident(api, scope, key, endpoint)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._claim_timeout
         while ident in self._inflight:
@@ -133,7 +137,7 @@ class IdempotencyCache:
             except TimeoutError:
                 return busy()
         with self._store.read() as conn:
-            cached = self._lookup(conn, ident, retention)
+            cached = self._lookup(conn, ident, keyed.retention)
         if cached is not None:
             return cached
         done: asyncio.Future[None] = loop.create_future()
@@ -151,23 +155,14 @@ class IdempotencyCache:
             del self._inflight[ident]
             done.set_result(None)
 
-    def run_atomic(
-        self,
-        *,
-        api: str,
-        scope: str,
-        key: str | None,
-        endpoint: str = "",
-        retention: float,
-        work: Callable[[], Response],
-        should_store: Callable[[Response], bool],
-    ) -> Response:
+    def run_atomic(self, keyed: Keyed, *, work: Callable[[], Response],
+                   should_store: Callable[[Response], bool]) -> Response:
         """Like `run` for a synchronous operation: the replay check, the operation's every write and its stored
         answer are one transaction (with or without a key: an effect never commits in parts)."""
-        ident = self._ident(api, scope, key, endpoint) if key else None
+        ident = keyed.ident()
         with self._store.transaction() as conn:
             if ident is not None:
-                cached = self._lookup(conn, ident, retention)
+                cached = self._lookup(conn, ident, keyed.retention)
                 if cached is not None:
                     return cached
             response = work()

@@ -13,9 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Operation
+from harness.suite.bettercharge.checks import expect_error, expect_payment
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.bettercharge.views import unique
+from harness.suite.failure import same
 
-from .support import CATALOG, Api, ClientFactory, expect_error, expect_payment, same, unique
+CATALOG = bettercharge()
 
 AUTH = CATALOG.auth
 
@@ -48,33 +53,33 @@ def _rule_cases(rule_id: str) -> list[Any]:
 
 def _row(rule_id: str) -> Any:
     rule = next(r for r in CATALOG.rules if r.id == rule_id)
-    return CATALOG.error(rule.error or "")
+    return rule.error or ""
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-MISSING-KEY"))
 def test_missing_api_key(api: Api, paycert_target: Any, op: Operation) -> None:
     headers = {AUTH.partner_header: paycert_target.settings.bettercharge.partner_id}
-    expect_error(_send(api, op, headers), _row("BC-AUTH-MISSING-KEY"), op.name)
+    expect_error(_send(api, op, headers), _row("BC-AUTH-MISSING-KEY"))
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-WRONG-KEY"))
 def test_wrong_api_key(api: Api, paycert_target: Any, op: Operation) -> None:
     headers = {AUTH.api_key_header: unique("wrong-key"),
                AUTH.partner_header: paycert_target.settings.bettercharge.partner_id}
-    expect_error(_send(api, op, headers), _row("BC-AUTH-WRONG-KEY"), op.name)
+    expect_error(_send(api, op, headers), _row("BC-AUTH-WRONG-KEY"))
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-MISSING-PARTNER"))
 def test_missing_partner(api: Api, paycert_target: Any, op: Operation) -> None:
     headers = {AUTH.api_key_header: paycert_target.settings.bettercharge.api_key}
-    expect_error(_send(api, op, headers), _row("BC-AUTH-MISSING-PARTNER"), op.name)
+    expect_error(_send(api, op, headers), _row("BC-AUTH-MISSING-PARTNER"))
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-UNKNOWN-PARTNER"))
 def test_unknown_partner(api: Api, paycert_target: Any, op: Operation) -> None:
     headers = {AUTH.api_key_header: paycert_target.settings.bettercharge.api_key,
                AUTH.partner_header: unique("no-such-partner")}
-    expect_error(_send(api, op, headers), _row("BC-AUTH-UNKNOWN-PARTNER"), op.name)
+    expect_error(_send(api, op, headers), _row("BC-AUTH-UNKNOWN-PARTNER"))
 
 
 def _payment_operations() -> list[Any]:
@@ -95,11 +100,11 @@ def test_other_partners_payment_is_forbidden(api: Api, make_client: ClientFactor
 
     response = api.client.raw(op.method, op.path.format(bcId=theirs["bcId"]),
                               json=None if op.method == "GET" else {})
-    expect_error(response, CATALOG.error("BC-ERR-403-FORBIDDEN"), op.name)
+    expect_error(response, "BC-ERR-403-FORBIDDEN")
     # and the other way round: ours is not theirs either
     ours = api.authorized()
     response = other.raw(op.method, op.path.format(bcId=ours["bcId"]), json=None if op.method == "GET" else {})
-    expect_error(response, CATALOG.error("BC-ERR-403-FORBIDDEN"), op.name)
+    expect_error(response, "BC-ERR-403-FORBIDDEN")
     # nothing changed
     after = expect_payment(other.get_payment(theirs["bcId"]), "get_payment", state=theirs["state"])
     same(after, theirs, f"the other partner's payment after our refused {op.name}")

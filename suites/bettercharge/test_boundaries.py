@@ -3,8 +3,8 @@
 Generated from the catalog's `boundaries` table (harness/catalog/boundaries.py): per boundary one test at the
 number (inside: the 100th request passes, a replay 3599 s later is served from the cache, a card expiring this
 month is too close) and one a unit beyond it (outside: the 101st gets 429, at 3600 s the key is fresh, next month
-authorizes). Each test names the boundary's requirement; the probe per kind is in probes.py. A boundary whose
-number needs the simulator clock is simulator-only.
+authorizes). Each test names the boundary's requirement; the probe per kind is in harness/suite/bettercharge/probes.py.
+A boundary whose number needs the simulator clock is simulator-only.
 """
 
 from __future__ import annotations
@@ -13,24 +13,22 @@ from typing import Any
 
 import pytest
 
-from harness.catalog.boundaries import SIDES, Boundary, Side
-
-from .probes import ProbeContext, run
-from .support import CATALOG, Api, ClientFactory
-
-CASES = [
-    pytest.param(b, side, id=b.test_id(side),
-                 marks=[pytest.mark.requirement(b.requirement),
-                        *([pytest.mark.simulator_only] if b.simulator_only else []),
-                        *([pytest.mark.provokes_rate_limit] if b.probe.startswith("rate_") else [])])
-    for b in CATALOG.all_boundaries for side in SIDES
-]
+from harness.catalog import bettercharge
+from harness.catalog.boundaries import Boundary, Side
+from harness.suite.bettercharge.probes import PROBES, ProbeContext
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.probes import boundary_cases
 
 
-@pytest.mark.parametrize(("boundary", "side"), CASES)
+def _marks(b: Boundary) -> list[pytest.MarkDecorator]:
+    """The rate-limit rows drain the key's window on purpose (the run's budget counts them apart)."""
+    return [pytest.mark.provokes_rate_limit] if b.probe.startswith("rate_") else []
+
+
+@pytest.mark.parametrize(("boundary", "side"), boundary_cases(bettercharge().all_boundaries, _marks))
 def test_boundary(boundary: Boundary, side: Side, api: Api, make_client: ClientFactory,
                   request: pytest.FixtureRequest) -> None:
     control: Any = request.getfixturevalue("simulator_control") if boundary.simulator_only else None
     if control is None and api.target.is_simulator:
         control = request.getfixturevalue("simulator_control")
-    run(ProbeContext(api, make_client, control), boundary, side)
+    PROBES.run(ProbeContext(api, make_client, control=control), boundary, side)

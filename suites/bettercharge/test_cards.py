@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Card
+from harness.suite.bettercharge.checks import expect_payment
+from harness.suite.bettercharge.requests import CARD_METHOD, CIT, Api, expected_card
+from harness.suite.bettercharge.views import card_label, plain_approve_email, state_id
+from harness.suite.failure import same
 
-from .support import (
-    CARD_METHOD,
-    CATALOG,
-    CIT,
-    Api,
-    card_label,
-    expect_payment,
-    expected_card,
-    plain_approve_email,
-    same,
-    state_id,
-)
+CATALOG = bettercharge()
 
 CASES = [
     pytest.param(card, marks=pytest.mark.requirement(card.id, "BC-PAYMENT-MASKED-CARD", state_id(card.state)),

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Card, Email
+from harness.suite.bettercharge.checks import expect_payment
+from harness.suite.bettercharge.requests import TOKEN_METHOD, Api, expected_card
+from harness.suite.bettercharge.views import card_label, state_id
+from harness.suite.failure import same
 
-from .support import (
-    CATALOG,
-    TOKEN_METHOD,
-    Api,
-    card_label,
-    expect_payment,
-    expected_card,
-    same,
-    state_id,
-)
+CATALOG = bettercharge()
 
 _CAPTURED = CATALOG.situations["CAPTURED"].state
 _REFUNDED = CATALOG.situations["REFUNDED"].state

@@ -15,9 +15,14 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import DeclineReason
+from harness.suite.bettercharge.checks import expect_payment
+from harness.suite.bettercharge.requests import MIT, Api
+from harness.suite.bettercharge.views import state_id
+from harness.suite.failure import fail, same
 
-from .support import CATALOG, MIT, Api, expect_payment, fail, same, state_id
+CATALOG = bettercharge()
 
 TOGGLE_PREFIX = "toggle_"
 _DECLINED = CATALOG.situations["DECLINED"].state

@@ -12,10 +12,15 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Email
 from harness.simulator_control import SimulatorControl
+from harness.suite.bettercharge.checks import expect_payment
+from harness.suite.bettercharge.requests import Api
+from harness.suite.bettercharge.views import state_id, unique
+from harness.suite.failure import same
 
-from .support import CATALOG, Api, expect_payment, same, state_id, unique
+CATALOG = bettercharge()
 
 _APPROVED = CATALOG.approving_card.state
 _PROCESSING = CATALOG.situations["PROCESSING"].state

@@ -16,28 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import ErrorRow
+from harness.suite.bettercharge.checks import expect_error, expect_payment
+from harness.suite.bettercharge.requests import Api, ClientFactory, non_test_pan
+from harness.suite.bettercharge.scenarios import Scenario, race
+from harness.suite.bettercharge.views import FAULT_PREFIX, fault_for, unique
+from harness.suite.failure import fail, same
 
-from .support import (
-    CATALOG,
-    Api,
-    ClientFactory,
-    Scenario,
-    expect_error,
-    expect_payment,
-    fail,
-    non_test_pan,
-    race,
-    same,
-    unique,
-)
+CATALOG = bettercharge()
 
 #: Triggers that need the simulator although the row itself is not marked so: the other partner's credentials
 #: exist only on the simulator (catalog simulator.other_*).
 NEEDS_SIMULATOR = {"other_partner_payment"}
-FAULT_PREFIX = "fault_"
-#: The {error} text the 502 "responded with error" fault is armed with, expected back in the message.
-UPSTREAM_ERROR = "paycert upstream failure"
 
 
 @dataclass
@@ -171,17 +162,9 @@ def _concurrent_operation(ctx: Context) -> Provoked:
 
 
 def _fault(ctx: Context, row: ErrorRow) -> Provoked:
-    kind = row.trigger.removeprefix(FAULT_PREFIX)
-    control = ctx.control
-    values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    if "{error}" in row.message:
-        extra["error"] = values["error"] = UPSTREAM_ERROR
-    control.bc_fault(kind, 1, **extra)
-    try:
+    kind, values = fault_for(row)
+    with ctx.control.bc_faults(kind, 1, **values):
         response = ctx.api.client.without_retries().authorize(ctx.api.body())
-    finally:
-        control.bc_clear_faults()
     return Provoked(response, "authorize", values)
 
 
@@ -226,7 +209,7 @@ def test_error_row(api: Api, make_client: ClientFactory, request: pytest.Fixture
     else:
         fail(f"{row.id}: no way to provoke trigger {row.trigger!r}; add one to {__name__}")
         return
-    values = expect_error(provoked.response, row, provoked.operation, **provoked.values)
+    values = expect_error(provoked.response, row.id, **provoked.values)
     if "details" in values and not values["details"].strip("[] "):
         fail(f"{row.id}: the validation details are empty")
     if "bcId" in values and "bcId" not in provoked.values:
@@ -239,7 +222,7 @@ def test_error_row(api: Api, make_client: ClientFactory, request: pytest.Fixture
 @pytest.mark.requirement("BC-ERR-404-MERCHANT")
 def test_unknown_merchant_cannot_be_read(api: Api) -> None:
     merchant_id = unique("no-such-merchant")
-    expect_error(api.client.get_merchant(merchant_id), CATALOG.error("BC-ERR-404-MERCHANT"), "get_merchant",
+    expect_error(api.client.get_merchant(merchant_id), "BC-ERR-404-MERCHANT",
                  merchantId=merchant_id)
 
 
@@ -250,4 +233,4 @@ def test_unknown_merchant_cannot_be_read(api: Api) -> None:
 def test_every_operation_on_an_unknown_payment(api: Api, operation: str) -> None:
     bc_id = str(uuid.uuid4())
     response = getattr(api.client, operation)(bc_id)
-    expect_error(response, CATALOG.error("BC-ERR-422-PAYMENT-NOT-FOUND"), operation)
+    expect_error(response, "BC-ERR-422-PAYMENT-NOT-FOUND")

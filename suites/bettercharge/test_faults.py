@@ -14,15 +14,19 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import ErrorRow
 from harness.clients import InfrastructureError, RetryPolicy
+from harness.suite.bettercharge.checks import expect_error, expect_payment
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.bettercharge.scenarios import Scenario
+from harness.suite.bettercharge.views import fault_for, fault_rows
+from harness.suite.failure import fail, same
 
-from .support import CATALOG, Api, ClientFactory, Scenario, expect_error, expect_payment, fail, same
+CATALOG = bettercharge()
 
-FAULT_PREFIX = "fault_"
-UPSTREAM_ERROR = "paycert injected upstream failure"
 _AUTHORIZED = CATALOG.situations["AUTHORIZED"].state
-_ALREADY_APPROVED = CATALOG.error("BC-ERR-422-ALREADY-APPROVED")
+_ALREADY_APPROVED = "BC-ERR-422-ALREADY-APPROVED"
 #: Seconds the simulator holds a delayed answer, and the client's read timeout that gives up before it.
 DELAY_SECONDS, CLIENT_TIMEOUT = 1.5, 1.0
 
@@ -34,17 +38,7 @@ def _no_wait(_: float) -> None:
 RETRYING = RetryPolicy(max_attempts=3, sleep=_no_wait)
 
 
-def _arm(control: Any, row: ErrorRow, count: int) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    values: dict[str, Any] = {}
-    if "{error}" in row.message:
-        extra["error"] = values["error"] = UPSTREAM_ERROR
-    control.bc_fault(row.trigger.removeprefix(FAULT_PREFIX), count, **extra)
-    return values
-
-
-FAULT_ROWS = [pytest.param(row, marks=pytest.mark.requirement(row.id), id=row.id)
-              for row in CATALOG.errors if row.trigger.startswith(FAULT_PREFIX)]
+FAULT_ROWS = [pytest.param(row, marks=pytest.mark.requirement(row.id), id=row.id) for row in fault_rows()]
 
 
 @pytest.mark.simulator_only
@@ -52,12 +46,10 @@ FAULT_ROWS = [pytest.param(row, marks=pytest.mark.requirement(row.id), id=row.id
 def test_fault_on_capture_changes_nothing(api: Api, simulator_control: Any, row: ErrorRow) -> None:
     scenario = Scenario(api, simulator_control)
     before = scenario.reach("AUTHORIZED")
-    values = _arm(simulator_control, row, 1)
-    try:
+    kind, values = fault_for(row)
+    with simulator_control.bc_faults(kind, 1, **values):
         response = api.client.without_retries().capture(scenario.bc_id)
-    finally:
-        simulator_control.bc_clear_faults()
-    expect_error(response, row, "capture", **values)
+    expect_error(response, row.id, **values)
     same(api.get(scenario.bc_id), before, "the payment after a capture answered with a fault")
 
 
@@ -66,25 +58,24 @@ def test_fault_on_capture_changes_nothing(api: Api, simulator_control: Any, row:
 def test_persistent_fault_ends_in_infrastructure_error(api: Api, make_client: ClientFactory,
                                                        simulator_control: Any, row: ErrorRow) -> None:
     client = make_client(retry=RETRYING)
-    values = _arm(simulator_control, row, RETRYING.max_attempts)
-    try:
-        client.authorize(api.body())
-    except InfrastructureError as exc:
-        same(exc.attempts, RETRYING.max_attempts, "attempts before giving up")
-        if exc.response is None:
-            fail(f"{row.id}: the client gave up without an answer")
-            return
-        expect_error(exc.response, row, "authorize", **values)
-    else:
-        fail(f"{row.id}: a fault on every attempt did not end in InfrastructureError")
-    finally:
-        simulator_control.bc_clear_faults()
+    kind, values = fault_for(row)
+    with simulator_control.bc_faults(kind, RETRYING.max_attempts, **values):
+        try:
+            client.authorize(api.body())
+        except InfrastructureError as exc:
+            gave_up = exc
+        else:
+            fail(f"{row.id}: a fault on every attempt did not end in InfrastructureError")
+    same(gave_up.attempts, RETRYING.max_attempts, "attempts before giving up")
+    if gave_up.response is None:
+        fail(f"{row.id}: the client gave up without an answer")
+    expect_error(gave_up.response, row.id, **values)
 
 
 def _only_one_payment(api: Api, body: dict[str, Any], bc_id: str) -> None:
     """The order has exactly the payment `bc_id`: it exists, and a new attempt is a duplicate order."""
     same(api.get(bc_id)["orderReference"], body["orderReference"], "orderReference of the payment")
-    expect_error(api.client.authorize(body), _ALREADY_APPROVED, "authorize")
+    expect_error(api.client.authorize(body), _ALREADY_APPROVED)
 
 
 @pytest.mark.simulator_only
@@ -92,12 +83,8 @@ def _only_one_payment(api: Api, body: dict[str, Any], bc_id: str) -> None:
 def test_delayed_answer(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
     body, key = api.body(), str(uuid.uuid4())
     impatient = make_client(timeout=CLIENT_TIMEOUT).without_retries()
-    simulator_control.bc_fault("delay", 1, seconds=DELAY_SECONDS)
-    try:
-        with pytest.raises(InfrastructureError) as caught:
-            impatient.authorize(body, idempotency_key=key)
-    finally:
-        simulator_control.bc_clear_faults()
+    with simulator_control.bc_faults("delay", 1, seconds=DELAY_SECONDS), pytest.raises(InfrastructureError) as caught:
+        impatient.authorize(body, idempotency_key=key)
     same(caught.value.response, None, "answer seen by the client that timed out")
     # the caller repeats the call with the same key: it waits for the first and gets its payment
     payment = expect_payment(api.client.authorize(body, idempotency_key=key), "authorize", state=_AUTHORIZED)
@@ -109,11 +96,8 @@ def test_delayed_answer(api: Api, make_client: ClientFactory, simulator_control:
 def test_delayed_answer_retried_by_the_client(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
     body = api.body()
     client = make_client(timeout=CLIENT_TIMEOUT, retry=RETRYING)
-    simulator_control.bc_fault("delay", 1, seconds=DELAY_SECONDS)
-    try:
+    with simulator_control.bc_faults("delay", 1, seconds=DELAY_SECONDS):
         payment = expect_payment(client.authorize(body), "authorize", state=_AUTHORIZED)
-    finally:
-        simulator_control.bc_clear_faults()
     _only_one_payment(api, body, payment["bcId"])
 
 
@@ -123,12 +107,8 @@ def test_delayed_answer_retried_by_the_client(api: Api, make_client: ClientFacto
                                        for p in (True, False)])
 def test_dropped_connection(api: Api, make_client: ClientFactory, simulator_control: Any, processed: bool) -> None:
     body, key = api.body(), str(uuid.uuid4())
-    simulator_control.bc_fault("drop", 1, process=processed)
-    try:
-        with pytest.raises(InfrastructureError) as caught:
-            api.client.without_retries().authorize(body, idempotency_key=key)
-    finally:
-        simulator_control.bc_clear_faults()
+    with simulator_control.bc_faults("drop", 1, process=processed), pytest.raises(InfrastructureError) as caught:
+        api.client.without_retries().authorize(body, idempotency_key=key)
     same((caught.value.response, caught.value.exception is not None), (None, True), "what the client saw")
     payment = expect_payment(api.client.authorize(body, idempotency_key=key), "authorize", state=_AUTHORIZED)
     _only_one_payment(api, body, payment["bcId"])
@@ -140,9 +120,6 @@ def test_dropped_connection_retried_by_the_client(api: Api, make_client: ClientF
                                                   simulator_control: Any) -> None:
     body = api.body()
     client = make_client(retry=RETRYING)
-    simulator_control.bc_fault("drop", 1, process=True)
-    try:
+    with simulator_control.bc_faults("drop", 1, process=True):
         payment = expect_payment(client.authorize(body), "authorize", state=_AUTHORIZED)
-    finally:
-        simulator_control.bc_clear_faults()
     _only_one_payment(api, body, payment["bcId"])

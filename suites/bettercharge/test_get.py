@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from .support import CATALOG, Api, Scenario, expect_payment, fail, same
+from harness.catalog import bettercharge
+from harness.suite.bettercharge.checks import expect_payment
+from harness.suite.bettercharge.requests import Api
+from harness.suite.bettercharge.scenarios import Scenario
+from harness.suite.failure import fail, same
+
+CATALOG = bettercharge()
 
 
 def _case(name: str) -> Any:

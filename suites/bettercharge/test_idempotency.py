@@ -1,4 +1,5 @@
-"""Idempotency-Key semantics (contract §Other adopted rules; practice.md §2: IETF draft, Stripe).
+"""Idempotency-Key semantics (catalog `idempotency`, adopted; the IETF draft "The
+Idempotency-Key HTTP Header Field" and Stripe's API reference, "Idempotent requests").
 
 Proves: a replay with the same key and body returns the stored answer and does nothing new; concurrent
 duplicates create one payment; a validation failure stores nothing under its key; after the retention period
@@ -16,11 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from .support import CATALOG, Api, ClientFactory, Scenario, expect_error, expect_payment, expect_status, same
+from harness.catalog import bettercharge
+from harness.suite.bettercharge.checks import expect_error, expect_payment, expect_status
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.bettercharge.scenarios import Scenario
+from harness.suite.failure import same
+
+CATALOG = bettercharge()
 
 IDEM = CATALOG.idempotency
-_ALREADY_APPROVED = CATALOG.error("BC-ERR-422-ALREADY-APPROVED")
-_REFUND_EXCEEDED = CATALOG.error("BC-ERR-422-REFUND-EXCEEDED")
+_ALREADY_APPROVED = "BC-ERR-422-ALREADY-APPROVED"
+_REFUND_EXCEEDED = "BC-ERR-422-REFUND-EXCEEDED"
 _AUTHORIZED = CATALOG.situations["AUTHORIZED"].state
 
 
@@ -35,7 +42,7 @@ def test_replay_returns_the_stored_payment(api: Api) -> None:
     again = api.client.authorize(body, idempotency_key=k)
     same(expect_payment(again, "authorize"), first, "replayed answer")
     # the first payment is the only one for this order: a new key is refused as a duplicate order
-    expect_error(api.client.authorize(body, idempotency_key=key()), _ALREADY_APPROVED, "authorize")
+    expect_error(api.client.authorize(body, idempotency_key=key()), _ALREADY_APPROVED)
     same(api.get(first["bcId"]), first, "the payment after the replay")
 
 
@@ -82,15 +89,15 @@ def test_concurrent_duplicates_create_one_payment(api: Api, make_client: ClientF
     payments = [expect_payment(r, "authorize", state=_AUTHORIZED) for r in results if r is not None]
     same(len(payments), len(clients), "answers received")
     same({p["bcId"] for p in payments}, {payments[0]["bcId"]}, "payments created by concurrent duplicates")
-    expect_error(api.client.authorize(body, idempotency_key=key()), _ALREADY_APPROVED, "authorize")
+    expect_error(api.client.authorize(body, idempotency_key=key()), _ALREADY_APPROVED)
 
 
 @pytest.mark.requirement("BC-IDEM-VALIDATION-NOT-STORED")
 def test_validation_failure_is_not_stored(api: Api) -> None:
     k, body = key(), api.body()
     invalid = {name: value for name, value in body.items() if name != "amount"}
-    expect_error(api.client.authorize(invalid, idempotency_key=k), CATALOG.error("BC-ERR-400-BAD-REQUEST"),
-                 "authorize", fields="amount")
+    expect_error(api.client.authorize(invalid, idempotency_key=k), "BC-ERR-400-BAD-REQUEST",
+                 fields="amount")
     expect_payment(api.client.authorize(body, idempotency_key=k), "authorize", state=_AUTHORIZED)
 
 
@@ -101,10 +108,10 @@ def test_stored_error_is_replayed(api: Api) -> None:
     scenario.reach("AUTHORIZED")
     k = key()
     refused = api.client.refund(scenario.bc_id, idempotency_key=k)
-    expect_error(refused, _REFUND_EXCEEDED, "refund", bcId=scenario.bc_id)
+    expect_error(refused, _REFUND_EXCEEDED, bcId=scenario.bc_id)
     expect_payment(api.client.capture(scenario.bc_id), "capture", state=CATALOG.situations["CAPTURED"].state)
     again = api.client.refund(scenario.bc_id, idempotency_key=k)
-    expect_error(again, _REFUND_EXCEEDED, "refund", bcId=scenario.bc_id)
+    expect_error(again, _REFUND_EXCEEDED, bcId=scenario.bc_id)
     same(api.get(scenario.bc_id)["refundedAmount"], 0, "refundedAmount after the replayed refusal")
 
 
@@ -118,7 +125,7 @@ def test_key_expires_after_the_retention(api: Api, simulator_control: Any) -> No
          "replay within the retention")
     simulator_control.advance(60)
     # processed afresh: the order exists, so the fresh attempt is a duplicate order
-    expect_error(api.client.authorize(body, idempotency_key=k), _ALREADY_APPROVED, "authorize")
+    expect_error(api.client.authorize(body, idempotency_key=k), _ALREADY_APPROVED)
 
 
 @pytest.mark.simulator_only

@@ -12,20 +12,15 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Transition
+from harness.suite.bettercharge.checks import expect_error, expect_payment
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.bettercharge.scenarios import Scenario, race
+from harness.suite.bettercharge.views import transition_label
+from harness.suite.failure import fail, same
 
-from .support import (
-    CATALOG,
-    Api,
-    ClientFactory,
-    Scenario,
-    expect_error,
-    expect_payment,
-    fail,
-    race,
-    same,
-    transition_label,
-)
+CATALOG = bettercharge()
 
 _LOCKED = CATALOG.error("BC-ERR-423-LOCKED")
 
@@ -55,5 +50,5 @@ def test_concurrent_operations_one_is_locked(api: Api, make_client: ClientFactor
         fail(f"{cell.operation} twice at once: expected one {success} and one {_LOCKED.status}, got {statuses}")
     winner, loser = (first, second) if first.status_code == success else (second, first)
     payment = expect_payment(winner, cell.operation, state=cell.expect.state)
-    expect_error(loser, _LOCKED, cell.operation, identifier=scenario.bc_id)
+    expect_error(loser, _LOCKED.id, identifier=scenario.bc_id)
     same(api.get(scenario.bc_id, state=cell.expect.state), payment, "the payment after the race")

@@ -17,28 +17,27 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import bettercharge
 from harness.clients import BetterChargeClient
-
-from .support import (
-    CATALOG,
-    Api,
-    ClientFactory,
+from harness.suite.bettercharge.checks import (
     check_no_card_data,
     check_rate_headers,
     check_schema,
     expect_error,
     expect_payment,
     expect_status,
-    fail,
     rate_headers,
-    same,
-    unique,
 )
+from harness.suite.bettercharge.requests import Api, ClientFactory
+from harness.suite.bettercharge.views import unique
+from harness.suite.failure import fail, same
+
+CATALOG = bettercharge()
 
 RL = CATALOG.rate_limit
 LIMIT_H, REMAINING_H, RESET_H = RL.headers
 RETRY_AFTER = "Retry-After"
-_NOT_FOUND = CATALOG.error("BC-ERR-404-PAYMENT")
+_NOT_FOUND = "BC-ERR-404-PAYMENT"
 #: Clock slack between the server's and ours, in seconds (rounding of Unix seconds, request time).
 SLACK = 2
 
@@ -70,7 +69,7 @@ def drain(client: BetterChargeClient, *, alone: bool = True) -> httpx.Response:
                 return response
             fail(f"HTTP {RL.status} while {REMAINING_H} had not reached 0 (last was {previous})")
         bc_id = response.request.url.path.rsplit("/", 1)[-1]
-        expect_error(response, _NOT_FOUND, "get_payment", bcId=bc_id)
+        expect_error(response, _NOT_FOUND, bcId=bc_id)
         values = rate_headers(response)
         if previous and values[RESET_H] == previous[RESET_H]:
             went_down = (values[REMAINING_H] == previous[REMAINING_H] - 1 if alone
@@ -141,7 +140,7 @@ def test_requests_pass_again_after_the_reset(api: Api, make_client: ClientFactor
     simulator_control.advance(max(limited[RESET_H] - now, 0) + 1)
     response = _probe(client)
     bc_id = response.request.url.path.rsplit("/", 1)[-1]
-    expect_error(response, _NOT_FOUND, "get_payment", bcId=bc_id)
+    expect_error(response, _NOT_FOUND, bcId=bc_id)
     values = rate_headers(response)
     if api.target.embedded:  # nobody else counts: exactly this request is taken from the fresh window
         same(values[REMAINING_H], RL.limit - 1, f"{REMAINING_H} after the reset", response)
@@ -161,7 +160,7 @@ def test_the_limit_is_counted_per_api_key(api: Api, make_client: ClientFactory, 
     check_limited(exhaust(ours, alone=api.target.embedded), simulator_control.now())
     response = theirs.get_payment(unique("payment"))
     bc_id = response.request.url.path.rsplit("/", 1)[-1]
-    expect_error(response, _NOT_FOUND, "get_payment", bcId=bc_id)
+    expect_error(response, _NOT_FOUND, bcId=bc_id)
     if rate_headers(response)[REMAINING_H] == 0:
         fail("the other API key has no requests left although only ours was drained")
     # and ours is still limited: the other key's request did not reset it

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Email
+from harness.suite.bettercharge.checks import expect_payment
+from harness.suite.bettercharge.requests import TOKEN_METHOD, Api
+from harness.suite.bettercharge.views import plain_approve_email, state_id
+from harness.suite.failure import same
 
-from .support import CATALOG, TOKEN_METHOD, Api, expect_payment, plain_approve_email, same, state_id
+CATALOG = bettercharge()
 
 TOKEN = CATALOG.tokens[0]
 

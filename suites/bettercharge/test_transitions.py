@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Transition
 from harness.catalog.overlay import Mismatch
+from harness.suite.bettercharge.checks import error_row_of, expect_error, expect_payment
+from harness.suite.bettercharge.requests import Api
+from harness.suite.bettercharge.scenarios import Scenario
+from harness.suite.bettercharge.views import state_id, transition_label
+from harness.suite.failure import same
 
-from .support import (
-    CATALOG,
-    Api,
-    Scenario,
-    error_row_of,
-    expect_error,
-    expect_payment,
-    same,
-    state_id,
-    transition_label,
-)
+CATALOG = bettercharge()
 
 
 def _marks(t: Transition) -> list[pytest.MarkDecorator]:
@@ -57,7 +53,7 @@ def test_transition(api: Api, request: pytest.FixtureRequest, cell: Transition) 
             raise Mismatch("bettercharge", cell.id, "expect", {"status": row.status, "error": row.id},
                            {"status": other.status, "error": other.id},
                            f"{cell.id}: expected {row.id} (HTTP {row.status}), got {other.id} (HTTP {other.status})")
-        expect_error(response, row, cell.operation, bcId=scenario.bc_id, identifier=scenario.bc_id)
+        expect_error(response, row.id, bcId=scenario.bc_id, identifier=scenario.bc_id)
         same(api.get(scenario.bc_id, state=situation.state), before, f"the payment after the refused {cell.operation}")
         return
 

@@ -23,19 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import bettercharge
 from harness.catalog.bettercharge import ErrorRow
+from harness.suite.bettercharge.checks import expect_error, fields_message, request_fields, request_schema, resolve
+from harness.suite.bettercharge.requests import Api
+from harness.suite.bettercharge.scenarios import Scenario
+from harness.suite.failure import fail
 
-from .support import (
-    CATALOG,
-    Api,
-    Scenario,
-    expect_error,
-    fail,
-    fields_message,
-    request_fields,
-    request_schema,
-    resolve,
-)
+CATALOG = bettercharge()
 
 HUGE = 10**30  # beyond int64 and any currency's amounts
 LONG = 10_000  # characters
@@ -201,11 +196,11 @@ def _expect_refusal(response: httpx.Response, op: str, fields: list[str] | None)
         fail(f"bad input answered with a server error: HTTP {response.status_code}")
     row = ROWS[op]
     if "{fields}" not in row.message:
-        expect_error(response, row, op)
+        expect_error(response, row.id)
     elif fields is not None:
-        expect_error(response, row, op, fields=fields_message(fields))
+        expect_error(response, row.id, fields=fields_message(fields))
     else:
-        values = expect_error(response, row, op)
+        values = expect_error(response, row.id)
         if not values.get("fields", "").strip():
             fail(f"{row.id}: the message names no field")
 

@@ -1,109 +1,15 @@
-"""Fixtures of the Better Payment certification suites: merchant URLs, the postback receiver, a browser for the
-customer steps and a second merchant.
+"""The Better Payment suites' fixtures: harness/suite/betterpayment/fixtures.py (the paycert plugin gives the target,
+the client and the control interface)."""
 
-The postback receiver runs on loopback for the whole session (one per xdist worker). Its URL is
-http://127.0.0.1:<port>/postback, which the simulator's default profile accepts. A real test API can only reach
-a public https URL: set PAYCERT_POSTBACK_URL to one that forwards to the receiver (a tunnel to
-PAYCERT_POSTBACK_PORT, which then needs `-n 0` or `-n 1`); both come from the run's settings (harness.config), so
-.env and the environment mean the same. Without it, tests that need a delivered postback are
-skipped as not verifiable on that target, and requests carry the seed's example https postback URL instead.
-"""
+from harness.suite.betterpayment.fixtures import (
+    bp_keys,
+    browser,
+    client,
+    clock_lock,
+    other_client,
+    postback_receiver,
+    postbacks,
+    urls,
+)
 
-from __future__ import annotations
-
-import hashlib
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import httpx
-import pytest
-from filelock import FileLock
-
-from harness.clients.betterpayment import BetterPaymentClient
-from harness.plugin import not_verifiable
-from harness.receiver import PostbackReceiver
-
-from .support import CAT, POSTBACK_NOT_VERIFIABLE, SEED_REQUEST, Urls
-
-
-@pytest.fixture(scope="session")
-def bp_keys(paycert_target: Any) -> tuple[str, str]:
-    """(incoming key, webhook key) the postbacks of this target are signed with."""
-    s = paycert_target.settings.betterpayment
-    return s.incoming_key, s.webhook_key
-
-
-@pytest.fixture(scope="session")
-def postback_receiver(bp_keys: tuple[str, str], paycert_target: Any) -> Iterator[PostbackReceiver]:
-    port = paycert_target.settings.postback_port
-    receiver = PostbackReceiver(incoming_key=bp_keys[0], webhook_key=bp_keys[1], port=port)
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def urls(paycert_target: Any, postback_receiver: PostbackReceiver) -> Urls:
-    """postback_url, success_url, error_url for this test's requests.
-
-    success_url and error_url are the seed's (the browser helper stops before requesting them).
-    """
-    public = paycert_target.settings.postback_url
-    if public:
-        postback, deliverable = public, True
-    elif paycert_target.is_simulator:
-        postback, deliverable = postback_receiver.url, True
-    else:
-        postback, deliverable = str(SEED_REQUEST["postback_url"]), False
-    return Urls(postback=postback, success=str(SEED_REQUEST["success_url"]), error=str(SEED_REQUEST["error_url"]),
-                deliverable=deliverable)
-
-
-@pytest.fixture
-def postbacks(urls: Urls, postback_receiver: PostbackReceiver) -> PostbackReceiver:
-    """The receiver, answering 200 again; tests asking for it need postbacks to arrive."""
-    if not urls.deliverable:
-        not_verifiable(POSTBACK_NOT_VERIFIABLE, setting="PAYCERT_POSTBACK_URL")
-    postback_receiver.fail_next(0)
-    return postback_receiver
-
-
-@pytest.fixture(scope="session")
-def client(betterpayment_client: BetterPaymentClient) -> BetterPaymentClient:
-    """The merchant's client: the plugin's session-wide `betterpayment_client` (one httpx client costs ~50 ms
-    for its TLS context, which over ~800 tests would be most of the run time)."""
-    return betterpayment_client
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[httpx.Client]:
-    """What the customer's browser uses to get through the 3DS or bank page."""
-    with httpx.Client(timeout=15, follow_redirects=False) as http:
-        yield http
-
-
-@pytest.fixture(scope="session")
-def other_client(paycert_target: Any) -> Iterator[BetterPaymentClient]:
-    """A second merchant's client: the catalog's second simulator credential (simulator only)."""
-    if not paycert_target.is_simulator:
-        not_verifiable()
-    sim = CAT.simulator
-    with BetterPaymentClient(paycert_target.base_url("betterpayment"), sim.other_api_key,
-                             sim.other_api_password) as other:
-        yield other
-
-
-@pytest.fixture
-def clock_lock(paycert_target: Any) -> Iterator[None]:
-    """Serialises the tests that move the simulator clock or depend on it standing still (idempotency retention,
-    postback retries) when several xdist workers share one external simulator (PAYCERT_SIMULATOR_URL): its clock
-    is global, so one worker's jump would expire another's idempotency key or release its retries early. The
-    embedded simulator is per worker and a sandbox has no clock to move, so there it does nothing."""
-    if paycert_target.embedded or not paycert_target.is_simulator:
-        yield
-        return
-    digest = hashlib.sha256(str(paycert_target.simulator_url).encode()).hexdigest()[:16]
-    with FileLock(Path(tempfile.gettempdir()) / f"paycert-bp-clock-{digest}.lock", timeout=900):
-        yield
+__all__ = ["bp_keys", "browser", "client", "clock_lock", "other_client", "postback_receiver", "postbacks", "urls"]

@@ -14,7 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from .support import CAT, Urls, expect_error, expect_ok, mpi_body, requirement
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import expect_error, expect_ok
+from harness.suite.betterpayment.requests import Urls, mpi_body
+
+CAT = betterpayment()
 
 AUTH_ERROR = "BP-ERR-201-AUTH"
 CREATE = ("payment", "authorize", "register")
@@ -44,7 +48,7 @@ def _basic(user: str, password: str) -> str:
 OPERATIONS = [pytest.param(op.name, id=op.name) for op in CAT.operations]
 
 
-@requirement("BP-AUTH-BASIC")
+@pytest.mark.requirement("BP-AUTH-BASIC")
 def test_documented_example_header_is_basic_of_key_and_password() -> None:
     """The seed's example header is exactly what Basic auth of the example key and password produces."""
     auth = CAT.auth
@@ -54,7 +58,7 @@ def test_documented_example_header_is_basic_of_key_and_password() -> None:
     assert next(flow).headers["Authorization"] == auth.example_header
 
 
-@requirement("BP-AUTH-BASIC", "BP-ERR-0-NONE")
+@pytest.mark.requirement("BP-AUTH-BASIC", "BP-ERR-0-NONE")
 def test_configured_credentials_are_accepted(client: Any, urls: Urls, paycert_target: Any) -> None:
     s = paycert_target.settings.betterpayment
     response = client.raw("POST", CAT.operation("payment").path, json=mpi_body(urls),
@@ -67,7 +71,7 @@ def test_configured_credentials_are_accepted(client: Any, urls: Urls, paycert_ta
     expect_error(lookup, "BP-ERR-207-UNKNOWN-TRANSACTION", transaction_id=unknown)
 
 
-@requirement("BP-AUTH-MISSING", AUTH_ERROR)
+@pytest.mark.requirement("BP-AUTH-MISSING", AUTH_ERROR)
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_missing_authorization_is_refused(client: Any, urls: Urls, operation: str) -> None:
     expect_error(_send(client, operation, urls, None), AUTH_ERROR)
@@ -88,7 +92,7 @@ def _wrong_credentials(paycert_target: Any) -> dict[str, str]:
 WRONG_KINDS = ["wrong-password", "unknown-key", "empty-password", "swapped", "password-prefix"]
 
 
-@requirement("BP-AUTH-WRONG", AUTH_ERROR)
+@pytest.mark.requirement("BP-AUTH-WRONG", AUTH_ERROR)
 @pytest.mark.parametrize("kind", WRONG_KINDS)
 def test_wrong_credentials_are_refused_on_every_endpoint(client: Any, urls: Urls, paycert_target: Any,
                                                          kind: str) -> None:
@@ -116,7 +120,7 @@ MALFORMED_KINDS = ["bearer-scheme", "no-credentials", "padding-only", "not-base6
                    "not-utf8", "credentials-unencoded", "truncated-base64"]
 
 
-@requirement("BP-AUTH-MALFORMED", AUTH_ERROR)
+@pytest.mark.requirement("BP-AUTH-MALFORMED", AUTH_ERROR)
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
 def test_malformed_authorization_is_refused(client: Any, urls: Urls, paycert_target: Any, kind: str) -> None:
     for op in CAT.operations:

@@ -4,7 +4,8 @@ Generated from the catalog's `boundaries` table and one derived row per field ma
 (harness/catalog/boundaries.py): per boundary one test at the number (inside: a replay 3599 s later is served
 from the cache, the 10th postback attempt comes, a capture of exactly the remaining amount succeeds, a 50-character
 order_id passes) and one a unit beyond it (outside: at 3600 s the key is fresh, no 11th attempt, one cent more gets
-422, 51 characters get 400). Each test names the boundary's requirement; the probe per kind is in probes.py.
+422, 51 characters get 400). Each test names the boundary's requirement; the probe per kind is in
+harness/suite/betterpayment/probes.py.
 Boundaries on the simulator clock or the simulator's own settings are simulator-only.
 """
 
@@ -15,25 +16,18 @@ from typing import Any
 
 import pytest
 
-from harness.catalog.boundaries import SIDES, Boundary, Side
+from harness.catalog import betterpayment
+from harness.catalog.boundaries import Boundary, Side
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.probes import PROBES, ProbeContext
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.probes import boundary_cases
 
-from .probes import ProbeContext, run
-from .support import CAT, Urls
-
-# Clock moves must not meet another worker sharing an external simulator (see conftest.clock_lock).
+# Clock moves must not meet another worker sharing an external simulator (see the clock_lock fixture).
 pytestmark = pytest.mark.usefixtures("clock_lock")
 
 #: Probes that watch postback deliveries: they get a receiver of their own.
 POSTBACK_PROBES = ("retry_spacing", "retry_max")
-
-CASES = [
-    pytest.param(b, side, id=b.test_id(side),
-                 marks=[pytest.mark.requirement(b.requirement),
-                        *([pytest.mark.simulator_only] if b.simulator_only else [])])
-    for b in CAT.all_boundaries for side in SIDES
-]
-
 
 @pytest.fixture
 def own_receiver(bp_keys: tuple[str, str]) -> Iterator[PostbackReceiver]:
@@ -41,9 +35,9 @@ def own_receiver(bp_keys: tuple[str, str]) -> Iterator[PostbackReceiver]:
         yield rx
 
 
-@pytest.mark.parametrize(("boundary", "side"), CASES)
+@pytest.mark.parametrize(("boundary", "side"), boundary_cases(betterpayment().all_boundaries))
 def test_boundary(boundary: Boundary, side: Side, client: Any, urls: Urls, paycert_target: Any,
                   request: pytest.FixtureRequest) -> None:
     control = request.getfixturevalue("simulator_control") if paycert_target.is_simulator else None
     receiver = request.getfixturevalue("own_receiver") if boundary.probe in POSTBACK_PROBES else None
-    run(ProbeContext(client, urls, control, receiver), boundary, side)
+    PROBES.run(ProbeContext(client, urls, receiver, control=control), boundary, side)

@@ -1,4 +1,4 @@
-"""Authorize, then capture (betterpayment.md §2.2, §2.3): full, partial, repeated, too much, not allowed.
+"""Authorize, then capture (Better Payment Capture API reference): full, partial, repeated, too much, not allowed.
 
 Proves that an own-MPI authorization is authorized (8) and one without 3DS values waits for the customer; that a
 capture without amount takes the whole authorization and answers completed (3) in the documented capture shape
@@ -15,30 +15,21 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
-
-from .support import (
-    CAT,
-    SEED_AMOUNT,
-    Urls,
-    authorized,
-    code_of,
-    completed,
-    declining_holder,
+from harness.suite.betterpayment.checks import (
     expect_error,
     expect_operation,
-    expect_payment,
-    expect_postback,
+    expect_refused_in_status,
     get_transaction,
     json_body,
-    money,
-    money_text,
-    mpi_body,
-    pending,
-    requirement,
-    simulator_only,
-    wait_postbacks,
 )
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.betterpayment.scenarios import authorized, completed, declined, pending, reversed_authorization
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
+
+CAT = betterpayment()
 
 COMPLETED = code_of("completed")
 AUTHORIZED = CAT.outcomes.success_status["authorize"]
@@ -61,7 +52,7 @@ def _captured(client: Any, tid: str) -> Decimal:
     return money(get_transaction(client, tid)["captured_amount"])
 
 
-@requirement("BP-AUTHORIZE", "BP-STATUS-AUTHORIZED", "BP-STATUS-PENDING")
+@pytest.mark.requirement("BP-AUTHORIZE", "BP-STATUS-AUTHORIZED", "BP-STATUS-PENDING")
 def test_authorize_with_and_without_own_mpi(client: Any, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     stored = get_transaction(client, tid)
@@ -71,7 +62,7 @@ def test_authorize_with_and_without_own_mpi(client: Any, urls: Urls) -> None:
     assert get_transaction(client, waiting)["status_code"] == CAT.outcomes.step_status["threeds"]
 
 
-@requirement("BP-CAPTURE-FULL", "BP-STATUS-COMPLETED", "BP-ERR-0-NONE")
+@pytest.mark.requirement("BP-CAPTURE-FULL", "BP-STATUS-COMPLETED", "BP-ERR-0-NONE")
 def test_full_capture(client: Any, urls: Urls, paycert_target: Any) -> None:
     sent, tid = authorized(client, urls)
     body = expect_operation(client.capture(tid), "capture", COMPLETED)
@@ -88,20 +79,20 @@ def test_full_capture(client: Any, urls: Urls, paycert_target: Any) -> None:
     assert money(stored["captured_amount"]) == money(sent["amount"])
 
 
-@requirement("BP-CAPTURE-PARTIAL")
+@pytest.mark.requirement("BP-CAPTURE-PARTIAL")
 def test_partial_capture_leaves_the_rest_capturable(client: Any, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
-    first = (SEED_AMOUNT / 3).quantize(CENT)
+    first = (seed_amount() / 3).quantize(CENT)
     expect_operation(client.capture(tid, money_text(first)), "capture", COMPLETED)
     assert _captured(client, tid) == first
-    expect_operation(client.capture(tid, money_text(SEED_AMOUNT - first)), "capture", COMPLETED)
-    assert _captured(client, tid) == SEED_AMOUNT
+    expect_operation(client.capture(tid, money_text(seed_amount() - first)), "capture", COMPLETED)
+    assert _captured(client, tid) == seed_amount()
 
 
-@requirement("BP-CAPTURE-REPEATED")
+@pytest.mark.requirement("BP-CAPTURE-REPEATED")
 def test_repeated_partial_captures_up_to_the_authorization(client: Any, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
-    parts = [Decimal("1.00"), Decimal("2.50"), SEED_AMOUNT - Decimal("3.50")]
+    parts = [Decimal("1.00"), Decimal("2.50"), seed_amount() - Decimal("3.50")]
     total = Decimal(0)
     for part in parts:
         expect_operation(client.capture(tid, float(part)), "capture", COMPLETED)
@@ -113,17 +104,17 @@ def test_repeated_partial_captures_up_to_the_authorization(client: Any, urls: Ur
         expect_error(response, "BP-ERR-208-CAPTURE-EXCEEDS", amount=money_text(CENT), available=money_text(Decimal(0)))
     else:
         expect_error(response, "BP-ERR-210-STATUS", operation="capture", status=CAT.status(COMPLETED).name)
-    assert _captured(client, tid) == SEED_AMOUNT
+    assert _captured(client, tid) == seed_amount()
 
 
-@requirement("BP-CAPTURE-TOO-MUCH", "BP-ERR-208-CAPTURE-EXCEEDS")
+@pytest.mark.requirement("BP-CAPTURE-TOO-MUCH", "BP-ERR-208-CAPTURE-EXCEEDS")
 @pytest.mark.parametrize("before", [pytest.param(Decimal(0), id="fresh"),
                                     pytest.param(Decimal("5.00"), id="after-partial")])
 def test_capture_above_the_authorization_is_refused(client: Any, urls: Urls, before: Decimal) -> None:
     _sent, tid = authorized(client, urls)
     if before:
         expect_operation(client.capture(tid, money_text(before)), "capture", COMPLETED)
-    available = SEED_AMOUNT - before
+    available = seed_amount() - before
     too_much = available + CENT
     expect_error(client.capture(tid, money_text(too_much)), "BP-ERR-208-CAPTURE-EXCEEDS",
                  amount=money_text(too_much), available=money_text(available))
@@ -135,16 +126,11 @@ def _pending(client: Any, urls: Urls) -> str:
 
 
 def _declined(client: Any, urls: Urls) -> str:
-    holder = declining_holder()
-    body = mpi_body(urls, card_holder=holder.card_holder)
-    return str(expect_payment(client.authorize(body), "authorize", body, status_code=holder.status_code)[
-        "transaction_id"])
+    return declined(client, urls)[1]
 
 
 def _reversed(client: Any, urls: Urls) -> str:
-    _sent, tid = authorized(client, urls)
-    expect_operation(client.reverse(tid), "reverse", code_of("reversed"))
-    return tid
+    return reversed_authorization(client, urls)[1]
 
 
 def _one_step(client: Any, urls: Urls) -> str:
@@ -153,31 +139,28 @@ def _one_step(client: Any, urls: Urls) -> str:
 
 NOT_CAPTURABLE = [
     pytest.param(_pending, "pending", id="pending"),
-    pytest.param(_declined, "declined", id="declined", marks=simulator_only),
+    pytest.param(_declined, "declined", id="declined", marks=pytest.mark.simulator_only),
     pytest.param(_reversed, "reversed", id="reversed"),
     pytest.param(_one_step, "completed", id="one-step-payment"),
 ]
 
 
-@requirement("BP-CAPTURE-NOT-ALLOWED", "BP-ERR-210-STATUS")
+@pytest.mark.requirement("BP-CAPTURE-NOT-ALLOWED", "BP-ERR-210-STATUS")
 @pytest.mark.parametrize(("make", "status"), NOT_CAPTURABLE)
 def test_capture_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
-    before = get_transaction(client, tid)
-    assert before["status"] == status
-    expect_error(client.capture(tid), "BP-ERR-210-STATUS", operation="capture", status=status)
-    after = get_transaction(client, tid)
+    before, after = expect_refused_in_status(client, tid, status, "capture", lambda: client.capture(tid))
     assert (after["status_code"], after["captured_amount"]) == (before["status_code"], before["captured_amount"])
 
 
-@requirement("BP-ERR-207-UNKNOWN-TRANSACTION")
+@pytest.mark.requirement("BP-ERR-207-UNKNOWN-TRANSACTION")
 @pytest.mark.parametrize("operation", [op.name for op in CAT.operations if op.name in CAT.request_fields])
 def test_operation_on_an_unknown_transaction(client: Any, operation: str) -> None:
     unknown = str(uuid.uuid4())
     expect_error(getattr(client, operation)(unknown), "BP-ERR-207-UNKNOWN-TRANSACTION", transaction_id=unknown)
 
 
-@requirement("BP-PB-CAPTURE-REVERSE", "BP-PB-COMPLETED-FIELDS")
+@pytest.mark.requirement("BP-PB-CAPTURE-REVERSE", "BP-PB-COMPLETED-FIELDS")
 def test_capture_is_posted_with_the_new_status(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                bp_keys: tuple[str, str]) -> None:
     sent, tid = authorized(client, urls)

@@ -1,4 +1,4 @@
-"""Card data never comes back (PCI DSS, practice.md §2; catalog rule BP-CARD-MASKED).
+"""Card data never comes back (PCI DSS requirement 3; catalog rule BP-CARD-MASKED).
 
 Proves that after a card's whole life (payment, authorization, partial capture, refund, registration and a
 recurring charge) no response, lookup, log, refund list or postback contains the full card number or the CVV,
@@ -12,27 +12,18 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
-from harness.simulator_control import control_headers
+from harness.simulator_control import SimulatorControl
+from harness.suite.betterpayment.checks import expect_no_card_data, expect_operation, expect_payment, json_body
+from harness.suite.betterpayment.postbacks import wait_postbacks
+from harness.suite.betterpayment.requests import Urls, body_for, mpi_body
+from harness.suite.betterpayment.scenarios import authorized, completed
+from harness.suite.betterpayment.views import card_fields, card_type
 
-from .support import (
-    CAT,
-    Urls,
-    authorized,
-    body_for,
-    card_fields,
-    card_type,
-    completed,
-    expect_no_card_data,
-    expect_operation,
-    expect_payment,
-    json_body,
-    mpi_body,
-    requirement,
-    simulator_only,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 PAN = CAT.seed_card_pan
 
@@ -58,7 +49,7 @@ def _lifecycle(client: Any, urls: Urls) -> tuple[list[httpx.Response], dict[str,
     return responses, sent, ids
 
 
-@requirement("BP-CARD-MASKED")
+@pytest.mark.requirement("BP-CARD-MASKED")
 def test_no_response_carries_card_data(client: Any, urls: Urls) -> None:
     responses, sent, _ids = _lifecycle(client, urls)
     for response in responses:
@@ -66,7 +57,7 @@ def test_no_response_carries_card_data(client: Any, urls: Urls) -> None:
         expect_no_card_data(json_body(response), sent)
 
 
-@requirement("BP-CARD-MASKED")
+@pytest.mark.requirement("BP-CARD-MASKED")
 def test_capture_shows_last_four_and_brand_only(client: Any, urls: Urls) -> None:
     sent, tid = authorized(client, urls)
     body = expect_operation(client.capture(tid), "capture")
@@ -76,7 +67,7 @@ def test_capture_shows_last_four_and_brand_only(client: Any, urls: Urls) -> None
     expect_no_card_data(body, sent)
 
 
-@requirement("BP-CARD-MASKED")
+@pytest.mark.requirement("BP-CARD-MASKED")
 def test_postbacks_carry_no_card_data(client: Any, urls: Urls, postbacks: PostbackReceiver) -> None:
     _responses, sent, ids = _lifecycle(client, urls)
     for tid in ids:
@@ -85,17 +76,14 @@ def test_postbacks_carry_no_card_data(client: Any, urls: Urls, postbacks: Postba
             assert not any("card" in name for name in delivery.fields), f"card field in a postback: {delivery.fields}"
 
 
-@simulator_only
-@requirement("BP-CARD-MASKED")
-def test_simulator_keeps_the_card_masked(client: Any, urls: Urls, simulator_control: Any,
-                                         paycert_target: Any) -> None:
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-CARD-MASKED")
+def test_simulator_keeps_the_card_masked(client: Any, urls: Urls, simulator_control: SimulatorControl) -> None:
     sent = mpi_body(urls)
     tid = expect_payment(client.payment(sent), "payment", sent,
                          status_code=CAT.outcomes.success_status["payment"])["transaction_id"]
-    view = httpx.get(f"{paycert_target.simulator_url}/_simulator/betterpayment/transactions/{tid}", timeout=10,
-                     headers=control_headers())
-    assert view.status_code == 200, view.text
-    text = view.text + json.dumps(simulator_control.bp_postbacks())
+    view = simulator_control.bp_transaction(tid)
+    text = json.dumps(view) + json.dumps(simulator_control.bp_postbacks())
     assert PAN not in text, "the simulator keeps the full card number"
     assert f"{PAN[:6]}" in text and PAN[-4:] in text, "the simulator's view should show first six + last four"
-    expect_no_card_data(view.json(), sent)
+    expect_no_card_data(view, sent)

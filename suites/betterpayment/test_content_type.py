@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from .support import CAT, Urls, expect_error, expect_ok, json_body, mpi_body, requirement, simulator_only
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import expect_error, expect_ok, json_body
+from harness.suite.betterpayment.requests import Urls, mpi_body
+
+CAT = betterpayment()
 
 # One test per kind of bad input, each sent to every endpoint it applies to (the error names the request).
 POSTS = [op.name for op in CAT.operations if op.method == "POST"]
@@ -36,7 +40,7 @@ CONTENT_TYPES = {
 }
 
 
-@requirement("BP-CONTENT-TYPE", "BP-ERR-202-CONTENT-TYPE")
+@pytest.mark.requirement("BP-CONTENT-TYPE", "BP-ERR-202-CONTENT-TYPE")
 @pytest.mark.parametrize("content_type", list(CONTENT_TYPES))
 def test_post_without_json_content_type_is_refused(client: Any, urls: Urls, content_type: str) -> None:
     headers = {} if CONTENT_TYPES[content_type] is None else {"Content-Type": CONTENT_TYPES[content_type]}
@@ -46,7 +50,7 @@ def test_post_without_json_content_type_is_refused(client: Any, urls: Urls, cont
         expect_error(response, "BP-ERR-202-CONTENT-TYPE")
 
 
-@requirement("BP-CONTENT-TYPE")
+@pytest.mark.requirement("BP-CONTENT-TYPE")
 def test_json_with_charset_parameter_is_accepted(client: Any, urls: Urls) -> None:
     body = mpi_body(urls)
     response = client.raw("POST", CAT.operation("payment").path, content=json.dumps(body).encode(),
@@ -66,7 +70,7 @@ MALFORMED = {
 }
 
 
-@requirement("BP-MALFORMED-JSON", "BP-ERR-203-MALFORMED-JSON")
+@pytest.mark.requirement("BP-MALFORMED-JSON", "BP-ERR-203-MALFORMED-JSON")
 @pytest.mark.parametrize("kind", list(MALFORMED))
 def test_malformed_json_is_refused(client: Any, kind: str) -> None:
     for operation in POSTS:
@@ -75,8 +79,9 @@ def test_malformed_json_is_refused(client: Any, kind: str) -> None:
         expect_error(response, "BP-ERR-203-MALFORMED-JSON")
 
 
-@simulator_only  # the limit is the simulator's setting (catalog `simulator.max_body_bytes`); the gateway's is unknown
-@requirement("BP-VALIDATION-ROBUST", "BP-ERR-218-TOO-LARGE")
+# the limit is the simulator's setting (catalog `simulator.max_body_bytes`); the gateway's is unknown
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-VALIDATION-ROBUST", "BP-ERR-218-TOO-LARGE")
 def test_oversized_body_is_refused(client: Any, urls: Urls) -> None:
     limit = CAT.simulator.max_body_bytes
     for operation in POSTS:
@@ -91,7 +96,7 @@ def _wrong_methods(method: str) -> list[str]:
     return [m for m in ("GET", "PUT", "PATCH", "DELETE", "POST") if m != method]
 
 
-@requirement("BP-VALIDATION-ROBUST", "BP-ERR-216-METHOD")
+@pytest.mark.requirement("BP-VALIDATION-ROBUST", "BP-ERR-216-METHOD")
 @pytest.mark.parametrize("operation", [pytest.param(op.name, id=op.name) for op in CAT.operations])
 def test_wrong_method_is_refused(client: Any, operation: str) -> None:
     op = CAT.operation(operation)
@@ -104,7 +109,7 @@ def test_wrong_method_is_refused(client: Any, operation: str) -> None:
 UNKNOWN_PATHS = ["/rest/payments", "/rest/charge", "/rest/transactions", "/rest/capture/extra", "/rest/"]
 
 
-@requirement("BP-VALIDATION-ROBUST", "BP-ERR-217-ENDPOINT")
+@pytest.mark.requirement("BP-VALIDATION-ROBUST", "BP-ERR-217-ENDPOINT")
 @pytest.mark.parametrize("path", UNKNOWN_PATHS)
 def test_unknown_endpoint_is_refused(client: Any, path: str) -> None:
     assert path not in {op.path for op in CAT.operations}, "test data names a real endpoint"
@@ -126,7 +131,7 @@ HOSTILE_VALUES: dict[str, Any] = {
 }
 
 
-@requirement("BP-VALIDATION-ROBUST")
+@pytest.mark.requirement("BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize("kind", list(HOSTILE_VALUES))
 def test_hostile_values_get_a_client_error_body(client: Any, urls: Urls, kind: str) -> None:
     """Whatever a field gets, the answer is a 4xx with the error body, or a normal answer; never a 5xx."""
@@ -147,7 +152,7 @@ def test_hostile_values_get_a_client_error_body(client: Any, urls: Urls, kind: s
 ODD_IDS = {"not-a-uuid": "not-a-uuid", "very-long": "x" * 300, "nul": "%00", "traversal": "..%2F..%2Fetc"}
 
 
-@requirement("BP-VALIDATION-ROBUST")
+@pytest.mark.requirement("BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize("kind", list(ODD_IDS))
 def test_odd_transaction_ids_get_a_client_error(client: Any, kind: str) -> None:
     for operation in GETS:

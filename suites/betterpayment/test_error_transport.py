@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from .support import CAT, Urls, body_for, declared_error_transport, describe, expect_error, payment_types, requirement
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import declared_error_transport, expect_error
+from harness.suite.betterpayment.requests import Urls, body_for
+from harness.suite.betterpayment.views import payment_types
+from harness.suite.failure import show
+
+CAT = betterpayment()
 
 
 def _provoke(client: Any, urls: Urls, error_id: str) -> Any:
@@ -31,11 +37,12 @@ def _provoke(client: Any, urls: Urls, error_id: str) -> Any:
 ERRORS = ["BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE", "BP-ERR-207-UNKNOWN-TRANSACTION", "BP-ERR-201-AUTH"]
 
 
-@requirement("BP-ERROR-HTTP-STATUS")
+@pytest.mark.requirement("BP-ERROR-HTTP-STATUS")
 @pytest.mark.parametrize("error_id", ERRORS)
 def test_error_http_status_follows_the_declared_transport(paycert_target: Any, client: Any, urls: Urls,
-                                                          error_id: str) -> None:
-    transport = declared_error_transport(paycert_target)
+                                                          request: pytest.FixtureRequest, error_id: str) -> None:
+    control = request.getfixturevalue("simulator_control") if paycert_target.is_simulator else None
+    transport = declared_error_transport(paycert_target, control)
     response, values = _provoke(client, urls, error_id)
     if error_id == "BP-ERR-204-MISSING-FIELDS":
         values = {"fields": ", ".join(sorted(set(CAT.required_fields(payment_types(flow="redirect")[0].name))
@@ -43,10 +50,10 @@ def test_error_http_status_follows_the_declared_transport(paycert_target: Any, c
     expect_error(response, error_id, **values)
     expected = CAT.error_status(error_id, transport)  # type: ignore[arg-type]
     assert response.status_code == expected, (f"under the {transport} transport {CAT.error(error_id).name} must "
-                                              f"answer HTTP {expected}; got {describe(response)}")
+                                              f"answer HTTP {expected}; got {show(response)}")
 
 
-@requirement("BP-ERROR-TRANSPORT-CONSISTENT", "BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE",
+@pytest.mark.requirement("BP-ERROR-TRANSPORT-CONSISTENT", "BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE",
              "BP-ERR-207-UNKNOWN-TRANSACTION", "BP-ERR-201-AUTH")
 def test_errors_travel_one_way(client: Any, urls: Urls) -> None:
     """Whichever transport a target uses, it uses it for every application error: a client that reads
@@ -54,7 +61,7 @@ def test_errors_travel_one_way(client: Any, urls: Urls) -> None:
     seen: dict[str, int] = {}
     for error_id in ERRORS:
         response, _values = _provoke(client, urls, error_id)
-        assert response.json().get("error_code") == CAT.error(error_id).code, describe(response)
+        assert response.json().get("error_code") == CAT.error(error_id).code, show(response)
         seen[error_id] = response.status_code
     application = {e: s for e, s in seen.items() if CAT.error(e).name not in CAT.error_transport.protocol_errors}
     modes = [m for m in CAT.error_transport.modes

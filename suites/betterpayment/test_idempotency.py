@@ -17,25 +17,21 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
-
-from .support import (
-    CAT,
-    Urls,
-    authorized,
-    completed,
+from harness.suite.betterpayment.checks import (
     expect_error,
     expect_operation,
     expect_payment,
     get_transaction,
     json_body,
-    money,
-    mpi_body,
-    requirement,
-    settle,
-    simulator_only,
-    wait_postbacks,
 )
+from harness.suite.betterpayment.postbacks import settle, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, mpi_body
+from harness.suite.betterpayment.scenarios import authorized, completed
+from harness.suite.betterpayment.views import money
+
+CAT = betterpayment()
 
 # Replays must not meet a clock moved by another worker sharing an external simulator (see conftest.clock_lock).
 pytestmark = pytest.mark.usefixtures("clock_lock")
@@ -79,7 +75,7 @@ def test_same_key_replays_the_first_response(client: Any, urls: Urls, header: st
     _fresh(first, other)
 
 
-@requirement("BP-IDEM-NO-SECOND-POSTBACK")
+@pytest.mark.requirement("BP-IDEM-NO-SECOND-POSTBACK")
 @pytest.mark.parametrize("header", HEADERS)
 def test_replay_sends_no_second_postback(client: Any, urls: Urls, postbacks: PostbackReceiver, header: str) -> None:
     sent, key = mpi_body(urls), _key()
@@ -92,7 +88,7 @@ def test_replay_sends_no_second_postback(client: Any, urls: Urls, postbacks: Pos
     assert len(same_order) == 1, f"{len(same_order)} postbacks for one order"
 
 
-@requirement("BP-IDEM-OPERATIONS")
+@pytest.mark.requirement("BP-IDEM-OPERATIONS")
 @pytest.mark.parametrize("header", HEADERS)
 @pytest.mark.parametrize("operation", ["capture", "refund"])
 def test_operations_are_not_executed_twice(client: Any, urls: Urls, header: str, operation: str) -> None:
@@ -106,7 +102,7 @@ def test_operations_are_not_executed_twice(client: Any, urls: Urls, header: str,
     assert money(get_transaction(client, tid)[total]) == amount, f"the {operation} ran twice"
 
 
-@requirement("BP-IDEMPOTENCY")
+@pytest.mark.requirement("BP-IDEMPOTENCY")
 def test_which_header_wins_when_both_are_sent(client: Any, urls: Urls) -> None:
     winner = IDEM.precedence
     loser = next(h for h in IDEM.headers if h != winner)
@@ -117,8 +113,8 @@ def test_which_header_wins_when_both_are_sent(client: Any, urls: Urls) -> None:
     _fresh(first, client.payment(sent, idempotency_key=lose_key, idempotency_header=loser))
 
 
-@simulator_only
-@requirement("BP-IDEM-RETENTION")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-IDEM-RETENTION")
 @pytest.mark.parametrize("header", HEADERS)
 def test_key_expires_after_the_retention(client: Any, urls: Urls, simulator_control: Any, header: str) -> None:
     sent, key = mpi_body(urls), _key()
@@ -130,8 +126,8 @@ def test_key_expires_after_the_retention(client: Any, urls: Urls, simulator_cont
     _fresh(first, client.payment(sent, idempotency_key=key, idempotency_header=header))
 
 
-@simulator_only
-@requirement("BP-IDEM-SCOPE")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-IDEM-SCOPE")
 @pytest.mark.parametrize("header", HEADERS)
 def test_two_merchants_never_share_a_key(client: Any, other_client: Any, urls: Urls, header: str) -> None:
     sent, key = mpi_body(urls), _key()
@@ -143,7 +139,7 @@ def test_two_merchants_never_share_a_key(client: Any, other_client: Any, urls: U
     _replayed(first, client.payment(sent, idempotency_key=key, idempotency_header=header))
 
 
-@requirement("BP-IDEM-VALIDATION-NOT-STORED")
+@pytest.mark.requirement("BP-IDEM-VALIDATION-NOT-STORED")
 @pytest.mark.parametrize("header", HEADERS)
 def test_refused_request_stores_nothing(client: Any, urls: Urls, header: str) -> None:
     sent, key = mpi_body(urls), _key()
@@ -176,7 +172,7 @@ def _concurrently(client: Any, sent: dict[str, Any], key: str, header: str, coun
     return [r for r in results if isinstance(r, httpx.Response)]
 
 
-@requirement("BP-IDEM-CONCURRENT")
+@pytest.mark.requirement("BP-IDEM-CONCURRENT")
 @pytest.mark.parametrize("header", HEADERS)
 def test_concurrent_duplicates_create_one_transaction(client: Any, urls: Urls, header: str) -> None:
     sent = mpi_body(urls)
@@ -186,7 +182,7 @@ def test_concurrent_duplicates_create_one_transaction(client: Any, urls: Urls, h
     assert all(r.status_code in (200, 409) for r in responses), [r.status_code for r in responses]
 
 
-@requirement("BP-IDEM-409-IN-FLIGHT")
+@pytest.mark.requirement("BP-IDEM-409-IN-FLIGHT")
 def test_duplicate_in_flight_gets_409(client: Any, urls: Urls) -> None:
     """IETF draft: a duplicate arriving while the first is still being processed gets 409 Conflict."""
     responses = _concurrently(client, mpi_body(urls), _key(), IDEM.headers[0], 8)
@@ -194,7 +190,7 @@ def test_duplicate_in_flight_gets_409(client: Any, urls: Urls) -> None:
     assert 409 in codes, f"no 409 among {len(codes)} concurrent duplicates (answers: {codes})"
 
 
-@requirement("BP-IDEM-422-PAYLOAD")
+@pytest.mark.requirement("BP-IDEM-422-PAYLOAD")
 def test_same_key_different_payload_gets_422(client: Any, urls: Urls) -> None:
     """IETF draft: reusing a key for a different request is a client error (422)."""
     sent, key = mpi_body(urls), _key()

@@ -1,5 +1,6 @@
-"""Legacy checksum authentication (catalog `legacy_auth`, bp.md §7): a form-encoded request carrying api_key and,
-last, checksum = SHA-1(query string + outgoing key), without a Basic header, as the CiviCRM extension sends it."""
+"""Legacy checksum authentication (catalog `legacy_auth`; the legacy form of systopia/de.systopia.betterpayment):
+a form-encoded request carrying api_key and, last, checksum = SHA-1(query string + outgoing key), without a Basic
+header, as the CiviCRM extension sends it."""
 
 from __future__ import annotations
 
@@ -8,18 +9,12 @@ from typing import Any
 
 import pytest
 
-from .support import (
-    CAT,
-    SEED_REQUEST,
-    Urls,
-    body_for,
-    expect_error,
-    expect_payment,
-    first_answer,
-    payment_type,
-    payment_types,
-    requirement,
-)
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import expect_error, expect_payment
+from harness.suite.betterpayment.requests import Urls, body_for
+from harness.suite.betterpayment.views import first_answer, payment_type, payment_types, seed_request
+
+CAT = betterpayment()
 
 LEGACY = CAT.legacy_auth
 
@@ -28,7 +23,7 @@ def _form(body: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in body.items()}
 
 
-@requirement("BP-LEGACY-AUTH")
+@pytest.mark.requirement("BP-LEGACY-AUTH")
 @pytest.mark.parametrize("pt", [pytest.param(pt, id=pt.name) for pt in payment_types(flow="redirect")[:2]])
 def test_legacy_request_is_accepted(client: Any, urls: Urls, pt: Any) -> None:
     sent = _form(body_for(pt.name, urls))
@@ -36,7 +31,7 @@ def test_legacy_request_is_accepted(client: Any, urls: Urls, pt: Any) -> None:
     expect_payment(client.legacy("payment", sent), "payment", sent, status_code=status, client_action=action)
 
 
-@requirement("BP-LEGACY-CC-AUTHORIZE", "BP-LEGACY-AUTH", "BP-PT-CC")
+@pytest.mark.requirement("BP-LEGACY-CC-AUTHORIZE", "BP-LEGACY-AUTH", "BP-PT-CC")
 def test_legacy_hosted_card_authorization_redirects(client: Any, urls: Urls) -> None:
     """The CiviCRM extension's call: /rest/authorize, payment_type cc, billing fields, answer 1 + redirect."""
     pt = payment_type("cc")
@@ -61,15 +56,15 @@ def _wrong(kind: str, client: Any, sent: dict[str, str]) -> Any:
                       headers={"Content-Type": LEGACY.content_type}, authenticate=False)
 
 
-@requirement("BP-LEGACY-AUTH-REFUSED", "BP-ERR-201-AUTH")
+@pytest.mark.requirement("BP-LEGACY-AUTH-REFUSED", "BP-ERR-201-AUTH")
 @pytest.mark.parametrize("kind", ["wrong-checksum", "unknown-api-key", "no-checksum", "checksum-not-last"])
 def test_legacy_request_with_a_bad_checksum_is_refused(client: Any, urls: Urls, kind: str) -> None:
     sent = _form(body_for(payment_types(flow="redirect")[0].name, urls))
     expect_error(_wrong(kind, client, sent), "BP-ERR-201-AUTH")
 
 
-@requirement("BP-PB-CHECKSUM-VECTORS")
+@pytest.mark.requirement("BP-PB-CHECKSUM-VECTORS")
 def test_legacy_checksum_reproduces_the_documented_example() -> None:
     vector = CAT.postbacks.checksum.vectors[0]  # the older docs' example (C-java), the same SHA-1(body + key)
     assert hashlib.sha1((vector.body + vector.key).encode()).hexdigest() == vector.expected
-    assert str(SEED_REQUEST["payment_type"])  # the seed's request stays the Basic-auth reference
+    assert str(seed_request()["payment_type"])  # the seed's request stays the Basic-auth reference

@@ -9,20 +9,13 @@ from typing import Any
 
 import pytest
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    completed,
-    expect_error,
-    expect_operation,
-    expect_payment,
-    first_answer,
-    get_transaction,
-    mpi_values,
-    payment_type,
-    payment_types,
-)
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_payment, get_transaction
+from harness.suite.betterpayment.requests import Urls, body_for, mpi_values
+from harness.suite.betterpayment.scenarios import completed
+from harness.suite.betterpayment.views import first_answer, payment_type, payment_types
+
+CAT = betterpayment()
 
 CASES = [pytest.param(x, id=x.id.removeprefix("BP-LENIENT-").lower(), marks=pytest.mark.requirement(x.id))
          for x in CAT.leniencies]

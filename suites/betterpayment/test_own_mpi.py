@@ -13,20 +13,14 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, mpi_body
+from harness.suite.betterpayment.views import money
 
-from .support import (
-    CAT,
-    Urls,
-    expect_payment,
-    expect_postback,
-    get_transaction,
-    money,
-    mpi_body,
-    requirement,
-    simulator_only,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 SUCCESS = CAT.outcomes.success_status
 
@@ -41,7 +35,7 @@ def _matches_seed_direct_shape(body: dict[str, Any]) -> None:
         assert body[key] == seed[key], f"{key}: {body[key]!r}, seed {seed[key]!r}"
 
 
-@requirement("BP-PAYMENT-OWN-MPI", "BP-STATUS-COMPLETED", "BP-ERR-0-NONE", "BP-PT-CARDECOM")
+@pytest.mark.requirement("BP-PAYMENT-OWN-MPI", "BP-STATUS-COMPLETED", "BP-ERR-0-NONE", "BP-PT-CARDECOM")
 def test_own_mpi_payment_completes_in_the_seed_direct_shape(client: Any, urls: Urls) -> None:
     sent = mpi_body(urls)
     body = expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS["payment"])
@@ -52,7 +46,7 @@ def test_own_mpi_payment_completes_in_the_seed_direct_shape(client: Any, urls: U
     assert money(stored["refunded_amount"]) == Decimal(0)
 
 
-@requirement("BP-AMOUNT-FORMATS", "BP-PAYMENT-OWN-MPI")
+@pytest.mark.requirement("BP-AMOUNT-FORMATS", "BP-PAYMENT-OWN-MPI")
 @pytest.mark.parametrize("form", ["number", "string"])
 def test_amount_as_number_or_string(client: Any, urls: Urls, form: str) -> None:
     amount = money(CAT.seed_examples.payment_request["amount"])
@@ -62,7 +56,7 @@ def test_amount_as_number_or_string(client: Any, urls: Urls, form: str) -> None:
     assert money(get_transaction(client, body["transaction_id"])["amount"]) == amount
 
 
-@requirement("BP-PAYMENT-OWN-MPI", "BP-PB-COMPLETED-FIELDS", "BP-PB-FORM")
+@pytest.mark.requirement("BP-PAYMENT-OWN-MPI", "BP-PB-COMPLETED-FIELDS", "BP-PB-FORM")
 def test_own_mpi_payment_sends_a_completed_postback(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                     bp_keys: tuple[str, str]) -> None:
     sent = mpi_body(urls, additional_transaction_data="customer_id=PC1, billing_info=paycert")
@@ -79,8 +73,8 @@ def _holder_params() -> list[Any]:
             for o in CAT.outcomes.card_holders]
 
 
-@simulator_only
-@requirement("BP-DECLINE-IN-BAND", "BP-PB-DECLINED-FIELDS", "BP-ERR-0-NONE")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-DECLINE-IN-BAND", "BP-PB-DECLINED-FIELDS", "BP-ERR-0-NONE")
 @pytest.mark.parametrize("outcome", _holder_params())
 def test_declines_and_errors_are_in_band(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                          bp_keys: tuple[str, str], outcome: Any) -> None:

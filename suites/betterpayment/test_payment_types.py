@@ -12,24 +12,15 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.catalog.betterpayment import CREATE_OPERATIONS
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_error, expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, body_for, create, mpi_values
+from harness.suite.betterpayment.views import first_answer, payment_types
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    create,
-    expect_error,
-    expect_payment,
-    expect_postback,
-    first_answer,
-    get_transaction,
-    mpi_values,
-    payment_types,
-    requirement,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 
 def _request(pt: Any, urls: Urls) -> dict[str, Any]:
@@ -70,7 +61,7 @@ DIRECT_TYPES = [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id
                 for pt in payment_types(flow="direct")]
 
 
-@requirement("BP-CARDPOS-DIRECT", "BP-PB-COMPLETED-FIELDS")
+@pytest.mark.requirement("BP-CARDPOS-DIRECT", "BP-PB-COMPLETED-FIELDS")
 @pytest.mark.parametrize("pt", DIRECT_TYPES)
 def test_direct_type_completes_without_customer_step(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                      bp_keys: tuple[str, str], pt: Any) -> None:

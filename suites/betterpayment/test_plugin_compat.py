@@ -14,23 +14,15 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.paths import fixtures_dir
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_operation, expect_payment, get_transaction, json_body
+from harness.suite.betterpayment.postbacks import plugin_style_checksum_ok, wait_postbacks
+from harness.suite.betterpayment.requests import WALLET_TOKENS, Urls, new_order_id
+from harness.suite.betterpayment.views import first_answer, payment_type
 
-from .support import (
-    CAT,
-    WALLET_TOKENS,
-    Urls,
-    expect_operation,
-    expect_payment,
-    first_answer,
-    get_transaction,
-    json_body,
-    new_order_id,
-    payment_type,
-    plugin_style_checksum_ok,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 PLUGINS_DIR = fixtures_dir() / "betterpayment" / "plugins"
 PLUGINS = ("shopware6", "woocommerce", "magento2", "civicrm")

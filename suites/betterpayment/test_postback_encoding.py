@@ -10,20 +10,20 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.postback_signing import checksum, php_http_build_query
 from harness.receiver import PostbackReceiver
-
-from .support import (
-    CAT,
-    Urls,
-    completed,
+from harness.suite.betterpayment.postbacks import (
     expect_postback,
     independent_checksum,
     php_style_query,
     plugin_style_checksum_ok,
-    requirement,
     wait_postbacks,
 )
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.betterpayment.scenarios import completed
+
+CAT = betterpayment()
 
 TRICKY = {
     "tilde-and-reserved": "a~b c+d&e%f=g'h*i",
@@ -33,7 +33,7 @@ TRICKY = {
 }
 
 
-@requirement("BP-PB-PHP-ENCODING", "BP-PB-CHECKSUM", "BP-PB-COMPLETED-FIELDS")
+@pytest.mark.requirement("BP-PB-PHP-ENCODING", "BP-PB-CHECKSUM", "BP-PB-COMPLETED-FIELDS")
 @pytest.mark.parametrize("text", list(TRICKY.values()), ids=list(TRICKY))
 def test_postback_with_tricky_characters_verifies_both_ways(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                             bp_keys: tuple[str, str], text: str) -> None:
@@ -52,7 +52,7 @@ def test_postback_with_tricky_characters_verifies_both_ways(client: Any, urls: U
 VECTORS = [pytest.param(v, id=f"vector-{i}") for i, v in enumerate(CAT.postbacks.checksum.vectors) if v.fields]
 
 
-@requirement("BP-PB-CHECKSUM-VECTORS")
+@pytest.mark.requirement("BP-PB-CHECKSUM-VECTORS")
 @pytest.mark.parametrize("vector", VECTORS)
 def test_checksum_vectors_are_reproduced(vector: Any) -> None:
     assert php_style_query(vector.fields) == vector.body

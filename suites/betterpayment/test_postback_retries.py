@@ -1,4 +1,5 @@
-"""Postback retries (betterpayment.md §6.1, catalog `postbacks.retry`): anything but a 200 is retried every
+"""Postback retries (Better Payment's postbacks documentation, catalog
+`postbacks.retry`): anything but a 200 is retried every
 10 minutes, 10 attempts in all.
 
 The receiver is told to fail the first N deliveries; the simulator clock is moved by the retry spacing (just short
@@ -14,22 +15,15 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_payment
+from harness.suite.betterpayment.postbacks import deliveries_log, settle, wait_log, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, mpi_body
 
-from .support import (
-    CAT,
-    Urls,
-    deliveries_log,
-    expect_payment,
-    mpi_body,
-    requirement,
-    settle,
-    simulator_only,
-    wait_log,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
-pytestmark = [simulator_only, pytest.mark.usefixtures("clock_lock")]
+pytestmark = [pytest.mark.simulator_only, pytest.mark.usefixtures("clock_lock")]
 
 RETRY = CAT.postbacks.retry
 EARLY = min(5.0, RETRY.interval_seconds / 10)  # how far short of the spacing the clock is moved first
@@ -75,7 +69,7 @@ CASES = [
 ]
 
 
-@requirement("BP-PB-RETRY-UNTIL-200", "BP-PB-RETRY-SPACING", "BP-PB-RETRY-POLICY")
+@pytest.mark.requirement("BP-PB-RETRY-UNTIL-200", "BP-PB-RETRY-SPACING", "BP-PB-RETRY-POLICY")
 @pytest.mark.parametrize(("failures", "status"), CASES)
 def test_retried_until_a_200(client: Any, urls: Urls, simulator_control: Any, failing_receiver: PostbackReceiver,
                              failures: int, status: int) -> None:
@@ -100,7 +94,7 @@ def test_retried_until_a_200(client: Any, urls: Urls, simulator_control: Any, fa
     assert len(deliveries_log(simulator_control, tid)) == failures + 1
 
 
-@requirement("BP-PB-RETRY-MAX", "BP-PB-RETRY-SPACING", "BP-PB-RETRY-POLICY")
+@pytest.mark.requirement("BP-PB-RETRY-MAX", "BP-PB-RETRY-SPACING", "BP-PB-RETRY-POLICY")
 def test_gives_up_after_the_last_attempt(client: Any, urls: Urls, simulator_control: Any,
                                          failing_receiver: PostbackReceiver) -> None:
     rx = failing_receiver

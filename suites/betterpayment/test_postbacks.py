@@ -1,4 +1,5 @@
-"""The postback contract (000 §5; betterpayment.md §6): layouts, checksum, signature, delivery.
+"""The postback contract (the seed's Server-to-Server Processing guide §5; Better Payment's
+public postbacks documentation): layouts, checksum, signature, delivery.
 
 Proves that completed, declined and refund postbacks carry exactly the catalog's fields in order with the
 checksum last, form-encoded; that the checksum (SHA-1 of body + incoming key) and the Gateway-Webhook-Signature
@@ -22,26 +23,22 @@ import httpx
 import pytest
 
 from harness import postback_signing
+from harness.catalog import betterpayment
 from harness.receiver import Delivery, PostbackReceiver
-
-from .support import (
-    CAT,
-    SEED_AMOUNT,
-    Urls,
-    expect_payment,
+from harness.simulator_control import SimulatorControl
+from harness.suite.betterpayment.checks import expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import (
     expect_postback,
-    force_status,
-    get_transaction,
     header,
     independent_checksum,
     independent_signature,
-    money,
-    mpi_body,
-    requirement,
     settle,
-    simulator_only,
     wait_postbacks,
 )
+from harness.suite.betterpayment.requests import Urls, mpi_body
+from harness.suite.betterpayment.views import money, seed_amount
+
+CAT = betterpayment()
 
 SIGNATURE = CAT.postbacks.signature
 CHECKSUM = CAT.postbacks.checksum
@@ -50,7 +47,7 @@ SUCCESS = CAT.outcomes.success_status["payment"]
 
 # --- the documented vectors -------------------------------------------------------------------------------------
 
-@requirement("BP-PB-DOC-VECTOR", "BP-PB-SIGNATURE")
+@pytest.mark.requirement("BP-PB-DOC-VECTOR", "BP-PB-SIGNATURE")
 def test_signature_reproduces_the_documented_vector() -> None:
     v = SIGNATURE.doc_vector
     assert postback_signing.signature(v.body, v.key) == v.expected
@@ -61,7 +58,7 @@ def test_signature_reproduces_the_documented_vector() -> None:
     assert postback_signing.verify_signature(v.body, v.expected, v.key)
 
 
-@requirement("BP-PB-CHECKSUM", "BP-PB-DOC-VECTOR")
+@pytest.mark.requirement("BP-PB-CHECKSUM", "BP-PB-DOC-VECTOR")
 @pytest.mark.parametrize("vector", [pytest.param(v, id=f"vector{i}") for i, v in enumerate(CHECKSUM.vectors)])
 def test_checksum_reproduces_the_known_vectors(vector: Any) -> None:
     assert postback_signing.checksum(vector.body, vector.key) == vector.expected
@@ -108,7 +105,7 @@ def _layout_cases() -> list[Any]:
         marks = [pytest.mark.requirement("BP-PB-FORM", "BP-PB-CHECKSUM", "BP-PB-SIGNATURE",
                                          *([recipe[1]] if recipe else []))]
         if recipe and recipe[2]:
-            marks.append(simulator_only)
+            marks.append(pytest.mark.simulator_only)
         cases.append(pytest.param(kind, id=kind, marks=marks))
     return cases
 
@@ -123,7 +120,7 @@ def test_postback_layout(client: Any, urls: Urls, postbacks: PostbackReceiver, b
     if urls.postback == postbacks.url:
         assert delivery.path == httpx.URL(urls.postback).path
     expect_postback(delivery, kind, transaction_id=tid, sent=sent, status_code=status, keys=bp_keys,
-                    amount=SEED_AMOUNT if kind != "refund" else None)
+                    amount=seed_amount() if kind != "refund" else None)
     if kind == "refund":
         assert money(delivery.fields["refund_amount"]) == money(sent["amount"])
         assert delivery.fields["refund_status_code"] == str(CAT.refund_status("successful").code)
@@ -165,7 +162,7 @@ TAMPER_KINDS = ["genuine", "changed-amount", "changed-order", "appended-field", 
                 "conventional-signature"]
 
 
-@requirement("BP-PB-CHECKSUM", "BP-PB-SIGNATURE")
+@pytest.mark.requirement("BP-PB-CHECKSUM", "BP-PB-SIGNATURE")
 @pytest.mark.parametrize("kind", TAMPER_KINDS)
 def test_receiver_accepts_the_genuine_postback_and_rejects_tampered_copies(
         client: Any, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str], kind: str) -> None:
@@ -219,8 +216,8 @@ def hanging_endpoint() -> Iterator[tuple[str, threading.Event]]:
     server.close()
 
 
-@simulator_only
-@requirement("BP-PB-NON-BLOCKING")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-PB-NON-BLOCKING")
 def test_api_answers_without_waiting_for_the_postback(client: Any, urls: Urls,
                                                       hanging_endpoint: tuple[str, threading.Event]) -> None:
     url, connected = hanging_endpoint
@@ -240,14 +237,14 @@ FORCED = [pytest.param(s, id=f"{s.code}-{s.name}", marks=pytest.mark.requirement
           for s in CAT.statuses if s.simulator_only]
 
 
-@simulator_only
-@requirement("BP-PB-FORCED-STATUS")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-PB-FORCED-STATUS")
 @pytest.mark.parametrize("status", FORCED)
 def test_forced_status_is_posted(client: Any, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str],
-                                 simulator_control: Any, paycert_target: Any, status: Any) -> None:
+                                 simulator_control: SimulatorControl, status: Any) -> None:
     sent, tid, _ = _completed(client, urls, None)
     wait_postbacks(postbacks, tid)
-    force_status(paycert_target.simulator_url, tid, status.code)
+    simulator_control.bp_force_status(tid, status.code)
     stored = get_transaction(client, tid)
     assert (stored["status_code"], stored["status"]) == (status.code, status.name)
 

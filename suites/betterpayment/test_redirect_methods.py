@@ -15,22 +15,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, settle, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, body_for
+from harness.suite.betterpayment.views import payment_types
 from harness.threeds import ThreeDSError, complete_customer_step
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    expect_payment,
-    expect_postback,
-    get_transaction,
-    payment_types,
-    requirement,
-    settle,
-    simulator_only,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 REDIRECT_TYPES = payment_types(flow="redirect")
 STARTED = CAT.outcomes.step_status["redirect"]
@@ -50,7 +43,7 @@ def _start(client: Any, urls: Urls, pt_name: str) -> tuple[dict[str, Any], dict[
     return sent, body
 
 
-@requirement("BP-REDIRECT-METHOD", "BP-ACTION-REDIRECT", "BP-STATUS-STARTED")
+@pytest.mark.requirement("BP-REDIRECT-METHOD", "BP-ACTION-REDIRECT", "BP-STATUS-STARTED")
 @pytest.mark.parametrize("pt", [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id))
                                 for pt in REDIRECT_TYPES])
 def test_redirect_method_answers_started_with_a_redirect(client: Any, urls: Urls, pt: Any) -> None:
@@ -71,7 +64,7 @@ def _bank_cases() -> list[Any]:
     return cases
 
 
-@simulator_only
+@pytest.mark.simulator_only
 @pytest.mark.parametrize(("pt", "choice"), _bank_cases())
 def test_bank_page_outcome(client: Any, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client,
                            bp_keys: tuple[str, str], pt: Any, choice: Any) -> None:
@@ -99,8 +92,8 @@ def test_bank_page_outcome(client: Any, urls: Urls, postbacks: PostbackReceiver,
     assert len(postbacks.for_transaction(tid)) == 1, "more than one postback for one final status"
 
 
-@simulator_only
-@requirement("BP-ERR-215-UNKNOWN-CHALLENGE")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-ERR-215-UNKNOWN-CHALLENGE")
 def test_bank_page_for_an_unknown_step(client: Any, urls: Urls, browser: httpx.Client) -> None:
     _sent, body = _start(client, urls, REDIRECT_TYPES[0].name)
     parts = urlsplit(body["action_data"]["url"])

@@ -1,4 +1,5 @@
-"""Refunds (betterpayment.md §2.5): full, partial, repeated, too much, not allowed, merchant refund ids, postback.
+"""Refunds (Better Payment Refund API reference): full, partial, repeated, too much, not allowed, merchant refund
+ids, postback.
 
 Proves that a refund without amount refunds everything captured, answers the refund object (successful, 1) and
 leaves the transaction refunded (7); that partial refunds may follow each other until the captured amount is used
@@ -9,33 +10,28 @@ original transaction's postback_url in the refund layout.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from harness.cards import random_text
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
-
-from .support import (
-    CAT,
-    SEED_AMOUNT,
-    Urls,
-    authorized,
-    code_of,
-    completed,
+from harness.suite.betterpayment.checks import (
     expect_error,
     expect_operation,
-    expect_postback,
+    expect_refused_in_status,
     get_transaction,
     json_body,
-    money,
-    money_text,
-    pending,
-    requirement,
-    wait_postbacks,
 )
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.betterpayment.scenarios import authorized, completed, pending
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
+
+CAT = betterpayment()
 
 REFUNDED = code_of("refunded")
 COMPLETED = code_of("completed")
@@ -55,16 +51,16 @@ def _refunded(client: Any, tid: str) -> Decimal:
     return money(get_transaction(client, tid)["refunded_amount"])
 
 
-@requirement("BP-REFUND-FULL", "BP-STATUS-REFUNDED", "BP-ERR-0-NONE")
+@pytest.mark.requirement("BP-REFUND-FULL", "BP-STATUS-REFUNDED", "BP-ERR-0-NONE")
 def test_full_refund(client: Any, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     _refund_ok(client.refund(tid), tid)
     stored = get_transaction(client, tid)
     assert (stored["status_code"], stored["status"]) == (REFUNDED, CAT.status(REFUNDED).name)
-    assert money(stored["refunded_amount"]) == SEED_AMOUNT
+    assert money(stored["refunded_amount"]) == seed_amount()
 
 
-@requirement("BP-REFUND-FULL", "BP-CAPTURE-PARTIAL")
+@pytest.mark.requirement("BP-REFUND-FULL", "BP-CAPTURE-PARTIAL")
 def test_full_refund_of_a_partly_captured_authorization(client: Any, urls: Urls) -> None:
     """"Everything captured" is the refundable amount, not the authorized one."""
     _sent, tid = authorized(client, urls)
@@ -76,22 +72,22 @@ def test_full_refund_of_a_partly_captured_authorization(client: Any, urls: Urls)
     assert money(stored["refunded_amount"]) == captured
 
 
-@requirement("BP-REFUND-PARTIAL")
+@pytest.mark.requirement("BP-REFUND-PARTIAL")
 def test_partial_refund_leaves_the_rest_refundable(client: Any, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     part = Decimal("4.00")
     _refund_ok(client.refund(tid, money_text(part)), tid)
     assert _refunded(client, tid) == part
-    _refund_ok(client.refund(tid, money_text(SEED_AMOUNT - part)), tid)
+    _refund_ok(client.refund(tid, money_text(seed_amount() - part)), tid)
     stored = get_transaction(client, tid)
-    assert money(stored["refunded_amount"]) == SEED_AMOUNT
+    assert money(stored["refunded_amount"]) == seed_amount()
     assert stored["status_code"] == REFUNDED
 
 
-@requirement("BP-REFUND-REPEATED", "BP-TX-REFUNDS")
+@pytest.mark.requirement("BP-REFUND-REPEATED", "BP-TX-REFUNDS")
 def test_repeated_refunds_up_to_the_captured_amount(client: Any, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
-    parts = [Decimal("1.00"), Decimal("2.00"), SEED_AMOUNT - Decimal("3.00")]
+    parts = [Decimal("1.00"), Decimal("2.00"), seed_amount() - Decimal("3.00")]
     ids = []
     total = Decimal(0)
     for part in parts:
@@ -104,7 +100,7 @@ def test_repeated_refunds_up_to_the_captured_amount(client: Any, urls: Urls) -> 
     assert [money(r["amount"]) for r in listed] == parts
 
 
-@requirement("BP-REFUND-TOO-MUCH", "BP-ERR-209-REFUND-EXCEEDS")
+@pytest.mark.requirement("BP-REFUND-TOO-MUCH", "BP-ERR-209-REFUND-EXCEEDS")
 @pytest.mark.parametrize("case", ["fresh", "after-partial-refund", "partly-captured"])
 def test_refund_above_the_refundable_amount_is_refused(client: Any, urls: Urls, case: str) -> None:
     if case == "partly-captured":
@@ -113,7 +109,7 @@ def test_refund_above_the_refundable_amount_is_refused(client: Any, urls: Urls, 
         expect_operation(client.capture(tid, money_text(available)), "capture", COMPLETED)
     else:
         _sent, tid = completed(client, urls)
-        available = SEED_AMOUNT
+        available = seed_amount()
         if case == "after-partial-refund":
             _refund_ok(client.refund(tid, "3.00"), tid)
             available -= Decimal("3.00")
@@ -145,20 +141,18 @@ NOT_REFUNDABLE = [
 ]
 
 
-@requirement("BP-REFUND-NOT-ALLOWED", "BP-ERR-210-STATUS")
+@pytest.mark.requirement("BP-REFUND-NOT-ALLOWED", "BP-ERR-210-STATUS")
 @pytest.mark.parametrize(("make", "status"), NOT_REFUNDABLE)
 def test_refund_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
-    before = get_transaction(client, tid)
-    assert before["status"] == status
-    expect_error(client.refund(tid, "1.00"), "BP-ERR-210-STATUS", operation="refund", status=status)
-    assert get_transaction(client, tid) == before
+    before, after = expect_refused_in_status(client, tid, status, "refund", lambda: client.refund(tid, "1.00"))
+    assert after == before
 
 
-@requirement("BP-REFUND-ID")
+@pytest.mark.requirement("BP-REFUND-ID")
 def test_merchant_refund_id_is_used_once(client: Any, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
-    own = f"PCR{uuid.uuid4().hex[:20]}"
+    own = f"PCR{random_text(20)}"
     assert _refund_ok(client.refund(tid, "2.00", refund_id=own), tid)["refund_id"] == own
     again = client.refund(tid, "2.00", refund_id=own)
     body = json_body(again)
@@ -170,7 +164,7 @@ def test_merchant_refund_id_is_used_once(client: Any, urls: Urls) -> None:
     assert [r["refund_id"] for r in json_body(client.transaction_refunds(tid))] == [own]
 
 
-@requirement("BP-REFUND-POSTBACK", "BP-PB-REFUND-FIELDS")
+@pytest.mark.requirement("BP-REFUND-POSTBACK", "BP-PB-REFUND-FIELDS")
 @pytest.mark.parametrize("amount", [pytest.param(None, id="full"), pytest.param(Decimal("2.50"), id="partial")])
 def test_refund_is_posted_to_the_original_postback_url(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                        bp_keys: tuple[str, str], amount: Decimal | None) -> None:
@@ -181,7 +175,7 @@ def test_refund_is_posted_to_the_original_postback_url(client: Any, urls: Urls, 
     status = get_transaction(client, tid)["status_code"]
     fields = expect_postback(delivery, "refund", transaction_id=tid, sent=sent, status_code=status, keys=bp_keys)
     assert fields["refund_id"] == refund["refund_id"]
-    assert money(fields["refund_amount"]) == (amount if amount else SEED_AMOUNT)
+    assert money(fields["refund_amount"]) == (amount if amount else seed_amount())
     assert fields["refund_status_code"] == str(SUCCESSFUL.code)
     if urls.postback == postbacks.url:
         assert delivery.path == httpx.URL(postbacks.url).path

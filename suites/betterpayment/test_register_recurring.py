@@ -1,4 +1,4 @@
-"""Card registration and payments on a registered card (betterpayment.md §2.6, D-reg).
+"""Card registration and payments on a registered card (Better Payment Registrations API reference).
 
 Proves that a registration with own-MPI values is registered (9) at once (the 3DS variant is in
 test_threeds.py); that a payment naming it in original_transaction_id, with recurring=1 and without card data,
@@ -13,27 +13,15 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_error, expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, body_for, mpi_body
+from harness.suite.betterpayment.scenarios import completed
+from harness.suite.betterpayment.views import card_fields, card_type, code_of, declining_holder, payment_types
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    card_fields,
-    card_type,
-    code_of,
-    completed,
-    declining_holder,
-    expect_error,
-    expect_payment,
-    expect_postback,
-    get_transaction,
-    mpi_body,
-    payment_types,
-    requirement,
-    simulator_only,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 REGISTERED = CAT.outcomes.success_status["register"]
 SUCCESS = CAT.outcomes.success_status["payment"]
@@ -53,7 +41,7 @@ def _recurring_body(urls: Urls, original: str, **overrides: Any) -> dict[str, An
                     **(no_card | overrides))
 
 
-@requirement("BP-REGISTER", "BP-STATUS-REGISTERED", "BP-ERR-0-NONE")
+@pytest.mark.requirement("BP-REGISTER", "BP-STATUS-REGISTERED", "BP-ERR-0-NONE")
 def test_register_with_own_mpi_is_registered(client: Any, urls: Urls) -> None:
     tid = _registered(client, urls)
     stored = get_transaction(client, tid)
@@ -67,7 +55,7 @@ def _earlier_payment(client: Any, urls: Urls) -> str:
 ORIGINALS = [pytest.param(_registered, id="registration"), pytest.param(_earlier_payment, id="earlier-payment")]
 
 
-@requirement("BP-RECURRING")
+@pytest.mark.requirement("BP-RECURRING")
 @pytest.mark.parametrize("make_original", ORIGINALS)
 def test_recurring_payment_completes_on_the_stored_card(client: Any, urls: Urls, make_original: Any) -> None:
     original = make_original(client, urls)
@@ -82,7 +70,7 @@ def test_recurring_payment_completes_on_the_stored_card(client: Any, urls: Urls,
     assert get_transaction(client, original) == before, "charging a stored card changed the original"
 
 
-@requirement("BP-RECURRING", "BP-PB-COMPLETED-FIELDS")
+@pytest.mark.requirement("BP-RECURRING", "BP-PB-COMPLETED-FIELDS")
 def test_recurring_payment_is_posted(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                      bp_keys: tuple[str, str]) -> None:
     sent = _recurring_body(urls, _registered(client, urls))
@@ -92,15 +80,15 @@ def test_recurring_payment_is_posted(client: Any, urls: Urls, postbacks: Postbac
                     sent=sent, status_code=SUCCESS, keys=bp_keys)
 
 
-@requirement("BP-RECURRING-UNKNOWN", "BP-ERR-207-UNKNOWN-TRANSACTION")
+@pytest.mark.requirement("BP-RECURRING-UNKNOWN", "BP-ERR-207-UNKNOWN-TRANSACTION")
 def test_unknown_original_is_refused(client: Any, urls: Urls) -> None:
     unknown = str(uuid.uuid4())
     expect_error(client.payment(_recurring_body(urls, unknown)), "BP-ERR-207-UNKNOWN-TRANSACTION",
                  transaction_id=unknown)
 
 
-@simulator_only
-@requirement("BP-RECURRING-UNKNOWN", "BP-TX-OTHER-KEY")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-RECURRING-UNKNOWN", "BP-TX-OTHER-KEY")
 def test_another_merchants_original_is_unknown(client: Any, other_client: Any, urls: Urls) -> None:
     foreign = _registered(other_client, urls)
     expect_error(client.payment(_recurring_body(urls, foreign)), "BP-ERR-207-UNKNOWN-TRANSACTION",
@@ -122,10 +110,11 @@ def _non_card(client: Any, urls: Urls) -> tuple[str, str]:
     return str(body["transaction_id"]), CAT.status(status).name
 
 
-UNUSABLE = [pytest.param(_declined, id="declined", marks=simulator_only), pytest.param(_non_card, id="non-card")]
+UNUSABLE = [pytest.param(_declined, id="declined", marks=pytest.mark.simulator_only),
+            pytest.param(_non_card, id="non-card")]
 
 
-@requirement("BP-RECURRING-UNUSABLE", "BP-ERR-214-ORIGINAL-UNUSABLE")
+@pytest.mark.requirement("BP-RECURRING-UNUSABLE", "BP-ERR-214-ORIGINAL-UNUSABLE")
 @pytest.mark.parametrize("make_original", UNUSABLE)
 def test_unusable_original_is_refused(client: Any, urls: Urls, make_original: Any) -> None:
     original, status = make_original(client, urls)
@@ -133,7 +122,7 @@ def test_unusable_original_is_refused(client: Any, urls: Urls, make_original: An
                  transaction_id=original, status=status)
 
 
-@requirement("BP-RECURRING-NO-CARD-DATA", "BP-ERR-212-FIELDS-NOT-ALLOWED")
+@pytest.mark.requirement("BP-RECURRING-NO-CARD-DATA", "BP-ERR-212-FIELDS-NOT-ALLOWED")
 @pytest.mark.parametrize("extra", [pytest.param("all", id="all-card-data"),
                                    *[pytest.param(name, id=name) for name in card_fields()]])
 def test_card_data_with_an_original_is_refused(client: Any, urls: Urls, extra: str) -> None:
@@ -144,7 +133,7 @@ def test_card_data_with_an_original_is_refused(client: Any, urls: Urls, extra: s
     expect_error(client.payment(sent), "BP-ERR-212-FIELDS-NOT-ALLOWED", fields=", ".join(sorted(chosen)))
 
 
-@requirement("BP-REGISTER", "BP-STATUS-REGISTERED")
+@pytest.mark.requirement("BP-REGISTER", "BP-STATUS-REGISTERED")
 def test_registration_cannot_be_captured_or_refunded(client: Any, urls: Urls) -> None:
     """A registration reserves nothing: there is nothing to capture or refund."""
     tid = _registered(client, urls)

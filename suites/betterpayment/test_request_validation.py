@@ -1,4 +1,5 @@
-"""Request validation per payment type, from the catalog's field blocks (betterpayment.md §2.1 block table).
+"""Request validation per payment type, from the catalog's field blocks (Better Payment Payment API
+reference).
 
 Proves that for every payment type each required field, left out or blank, gets 400 missing fields naming exactly
 that field (and all of them, sorted, when the body is empty but for the type); that the own-MPI 3DS values only
@@ -14,19 +15,12 @@ from typing import Any
 
 import pytest
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    card_type,
-    expect_error,
-    field_spec,
-    invalid_value,
-    mpi_pair,
-    mpi_values,
-    requirement,
-    sample_value,
-)
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import expect_error
+from harness.suite.betterpayment.requests import Urls, body_for, invalid_value, mpi_values, sample_value
+from harness.suite.betterpayment.views import card_type, field_spec, mpi_pair
+
+CAT = betterpayment()
 
 MISSING = "BP-ERR-204-MISSING-FIELDS"
 INVALID = "BP-ERR-205-INVALID-FIELDS"
@@ -58,7 +52,7 @@ def test_missing_required_field_is_named(client: Any, urls: Urls, pt_name: str, 
         expect_error(client.payment(_valid(pt_name, urls, **{field: "   "})), MISSING, fields=field)
 
 
-@requirement("BP-ERR-204-MISSING-FIELDS")
+@pytest.mark.requirement("BP-ERR-204-MISSING-FIELDS")
 @pytest.mark.parametrize("pt", [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(f"{pt.id}-MISSING-FIELDS"))
                                 for pt in CAT.payment_types])
 def test_every_missing_field_is_named_sorted(client: Any, pt: Any) -> None:
@@ -67,7 +61,7 @@ def test_every_missing_field_is_named_sorted(client: Any, pt: Any) -> None:
                  fields=", ".join(sorted(set(required) - {"payment_type"})))
 
 
-@requirement("BP-THREEDS-PAIR", MISSING)
+@pytest.mark.requirement("BP-THREEDS-PAIR", MISSING)
 @pytest.mark.parametrize("present", [pytest.param(i, id=name) for i, name in enumerate(mpi_pair())])
 def test_own_mpi_values_come_as_a_pair(client: Any, urls: Urls, present: int) -> None:
     pair = mpi_pair()
@@ -89,7 +83,7 @@ def _absent_cases() -> list[Any]:
     return cases
 
 
-@requirement("BP-ABSENT-BLOCK", "BP-ERR-212-FIELDS-NOT-ALLOWED")
+@pytest.mark.requirement("BP-ABSENT-BLOCK", "BP-ERR-212-FIELDS-NOT-ALLOWED")
 @pytest.mark.parametrize(("pt_name", "fields"), _absent_cases())
 def test_fields_of_an_absent_block_are_refused(client: Any, urls: Urls, pt_name: str, fields: list[str]) -> None:
     donor = body_for(card_type().name, urls, **mpi_values())
@@ -100,7 +94,7 @@ def test_fields_of_an_absent_block_are_refused(client: Any, urls: Urls, pt_name:
     expect_error(client.payment(body), "BP-ERR-212-FIELDS-NOT-ALLOWED", fields=", ".join(sorted(fields)))
 
 
-@requirement("BP-UNKNOWN-PAYMENT-TYPE", "BP-ERR-206-PAYMENT-TYPE")
+@pytest.mark.requirement("BP-UNKNOWN-PAYMENT-TYPE", "BP-ERR-206-PAYMENT-TYPE")
 @pytest.mark.parametrize("value", ["paycert-unknown", "CARDECOM", "apple_pay"])
 def test_unknown_payment_type_is_named(client: Any, urls: Urls, value: str) -> None:
     assert CAT.payment_type(value) is None
@@ -123,7 +117,7 @@ def _invalid_cases() -> list[Any]:
     return cases
 
 
-@requirement("BP-INVALID-VALUES", INVALID, "BP-VALIDATION-ROBUST")
+@pytest.mark.requirement("BP-INVALID-VALUES", INVALID, "BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize(("field", "kind"), _invalid_cases())
 def test_invalid_value_is_named(client: Any, urls: Urls, field: str, kind: str) -> None:
     spec = field_spec(field)
@@ -141,7 +135,7 @@ def test_invalid_value_is_named(client: Any, urls: Urls, field: str, kind: str) 
     expect_error(client.payment(body), INVALID, fields=field)
 
 
-@requirement("BP-INVALID-VALUES", INVALID)
+@pytest.mark.requirement("BP-INVALID-VALUES", INVALID)
 def test_every_invalid_field_is_named_sorted(client: Any, urls: Urls) -> None:
     names = ["amount", "currency", "card_cvv", "card_expiry_month"]
     body = _valid(card_type().name, urls, **{n: invalid_value(field_spec(n)) for n in names})
@@ -151,7 +145,7 @@ def test_every_invalid_field_is_named_sorted(client: Any, urls: Urls) -> None:
 FOLLOW_UPS = [pytest.param(op, id=op) for op in CAT.request_fields]
 
 
-@requirement("BP-ERR-204-MISSING-FIELDS", "BP-VALIDATION-ROBUST")
+@pytest.mark.requirement("BP-ERR-204-MISSING-FIELDS", "BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize("operation", FOLLOW_UPS)
 def test_follow_up_operation_requires_its_fields(client: Any, operation: str) -> None:
     required = [f.name for f in CAT.request_fields[operation].fields if f.required]  # type: ignore[index]
@@ -159,7 +153,7 @@ def test_follow_up_operation_requires_its_fields(client: Any, operation: str) ->
     expect_error(response, MISSING, fields=", ".join(sorted(required)))
 
 
-@requirement("BP-INVALID-VALUES", INVALID)
+@pytest.mark.requirement("BP-INVALID-VALUES", INVALID)
 @pytest.mark.parametrize("operation", FOLLOW_UPS)
 def test_follow_up_amount_must_be_a_positive_amount(client: Any, operation: str) -> None:
     for amount in ("-1.00", "0", "1.234", "abc", True):

@@ -1,4 +1,5 @@
-"""Reversal of an authorization (betterpayment.md §2.4): full, partial, too much, after capture, not allowed.
+"""Reversal of an authorization (Better Payment Reversal API reference): full, partial, too much, after capture, not
+allowed.
 
 Proves that a reversal without amount ends the transaction reversed (12) in the documented reverse shape with
 the test-mode message; that a partial reversal answers reversed and leaves the rest authorized (8) and
@@ -13,35 +14,22 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_refused_in_status, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.betterpayment.scenarios import authorized, declined, pending, reversed_authorization
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
 
-from .support import (
-    CAT,
-    SEED_AMOUNT,
-    Urls,
-    authorized,
-    code_of,
-    declining_holder,
-    expect_error,
-    expect_operation,
-    expect_payment,
-    expect_postback,
-    get_transaction,
-    money,
-    money_text,
-    mpi_body,
-    pending,
-    requirement,
-    simulator_only,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 REVERSED = code_of("reversed")
 COMPLETED = code_of("completed")
 AUTHORIZED = CAT.outcomes.success_status["authorize"]
 
 
-@requirement("BP-REVERSE-FULL", "BP-STATUS-REVERSED", "BP-ERR-0-NONE")
+@pytest.mark.requirement("BP-REVERSE-FULL", "BP-STATUS-REVERSED", "BP-ERR-0-NONE")
 def test_full_reversal(client: Any, urls: Urls) -> None:
     sent, tid = authorized(client, urls)
     body = expect_operation(client.reverse(tid), "reverse", REVERSED)
@@ -52,34 +40,34 @@ def test_full_reversal(client: Any, urls: Urls) -> None:
     assert money(stored["captured_amount"]) == 0
 
 
-@requirement("BP-REVERSE-PARTIAL")
+@pytest.mark.requirement("BP-REVERSE-PARTIAL")
 def test_partial_reversal_leaves_the_rest_authorized(client: Any, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     part = Decimal("5.00")
     expect_operation(client.reverse(tid, money_text(part)), "reverse", REVERSED)
     assert get_transaction(client, tid)["status_code"] == AUTHORIZED
-    rest = SEED_AMOUNT - part
+    rest = seed_amount() - part
     expect_error(client.capture(tid, money_text(rest + Decimal("0.01"))), "BP-ERR-208-CAPTURE-EXCEEDS",
                  amount=money_text(rest + Decimal("0.01")), available=money_text(rest))
     expect_operation(client.capture(tid, money_text(rest)), "capture", COMPLETED)
     assert money(get_transaction(client, tid)["captured_amount"]) == rest
 
 
-@requirement("BP-REVERSE-PARTIAL", "BP-ERR-208-CAPTURE-EXCEEDS")
+@pytest.mark.requirement("BP-REVERSE-PARTIAL", "BP-ERR-208-CAPTURE-EXCEEDS")
 @pytest.mark.parametrize("before", [pytest.param(Decimal(0), id="fresh"),
                                     pytest.param(Decimal("5.00"), id="after-partial-reversal")])
 def test_reversal_above_what_is_authorized_is_refused(client: Any, urls: Urls, before: Decimal) -> None:
     _sent, tid = authorized(client, urls)
     if before:
         expect_operation(client.reverse(tid, money_text(before)), "reverse", REVERSED)
-    available = SEED_AMOUNT - before
+    available = seed_amount() - before
     too_much = available + Decimal("0.01")
     expect_error(client.reverse(tid, money_text(too_much)), "BP-ERR-208-CAPTURE-EXCEEDS",
                  amount=money_text(too_much), available=money_text(available))
     assert get_transaction(client, tid)["status_code"] == AUTHORIZED
 
 
-@requirement("BP-REVERSE-AFTER-CAPTURE", "BP-ERR-211-REVERSE-CAPTURED")
+@pytest.mark.requirement("BP-REVERSE-AFTER-CAPTURE", "BP-ERR-211-REVERSE-CAPTURED")
 @pytest.mark.parametrize("captured", [pytest.param(Decimal("5.00"), id="partly-captured"),
                                       pytest.param(None, id="fully-captured")])
 def test_reversal_after_a_capture_is_refused(client: Any, urls: Urls, captured: Decimal | None) -> None:
@@ -91,16 +79,11 @@ def test_reversal_after_a_capture_is_refused(client: Any, urls: Urls, captured: 
 
 
 def _reversed(client: Any, urls: Urls) -> str:
-    _sent, tid = authorized(client, urls)
-    expect_operation(client.reverse(tid), "reverse", REVERSED)
-    return tid
+    return reversed_authorization(client, urls)[1]
 
 
 def _declined(client: Any, urls: Urls) -> str:
-    holder = declining_holder()
-    body = mpi_body(urls, card_holder=holder.card_holder)
-    return str(expect_payment(client.authorize(body), "authorize", body, status_code=holder.status_code)[
-        "transaction_id"])
+    return declined(client, urls)[1]
 
 
 def _pending(client: Any, urls: Urls) -> str:
@@ -109,22 +92,20 @@ def _pending(client: Any, urls: Urls) -> str:
 
 NOT_REVERSIBLE = [
     pytest.param(_reversed, "reversed", id="reversed"),
-    pytest.param(_declined, "declined", id="declined", marks=simulator_only),
+    pytest.param(_declined, "declined", id="declined", marks=pytest.mark.simulator_only),
     pytest.param(_pending, "pending", id="pending"),
 ]
 
 
-@requirement("BP-REVERSE-NOT-ALLOWED", "BP-ERR-210-STATUS")
+@pytest.mark.requirement("BP-REVERSE-NOT-ALLOWED", "BP-ERR-210-STATUS")
 @pytest.mark.parametrize(("make", "status"), NOT_REVERSIBLE)
 def test_reversal_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
-    before = get_transaction(client, tid)
-    assert before["status"] == status
-    expect_error(client.reverse(tid), "BP-ERR-210-STATUS", operation="reverse", status=status)
-    assert get_transaction(client, tid) == before
+    before, after = expect_refused_in_status(client, tid, status, "reverse", lambda: client.reverse(tid))
+    assert after == before
 
 
-@requirement("BP-PB-CAPTURE-REVERSE", "BP-PB-COMPLETED-FIELDS")
+@pytest.mark.requirement("BP-PB-CAPTURE-REVERSE", "BP-PB-COMPLETED-FIELDS")
 def test_reversal_is_posted_with_the_new_status(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                 bp_keys: tuple[str, str]) -> None:
     sent, tid = authorized(client, urls)

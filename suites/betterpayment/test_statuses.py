@@ -1,4 +1,5 @@
-"""Every status of the catalog's status table, reached and read back (betterpayment.md §4).
+"""Every status of the catalog's status table, reached and read back (catalog `statuses`; Better Payment's public
+transaction status page, docs.betterpayment.de resources/transaction-status).
 
 For each status the test drives a transaction there by the API's own means (a payment, a customer step, a
 capture, a reversal, a refund), or, for statuses only the acquirer sets (debt collection, chargeback), through the
@@ -14,31 +15,27 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import betterpayment
+from harness.simulator_control import SimulatorControl
+from harness.suite.betterpayment.checks import expect_operation, expect_payment, get_transaction
+from harness.suite.betterpayment.requests import Urls, body_for, mpi_body
+from harness.suite.betterpayment.scenarios import authorized, completed, pending, reversed_authorization
+from harness.suite.betterpayment.views import code_of, payment_types
 from harness.threeds import complete_customer_step
 
-from .support import (
-    CAT,
-    Urls,
-    authorized,
-    body_for,
-    code_of,
-    completed,
-    expect_operation,
-    expect_payment,
-    force_status,
-    get_transaction,
-    mpi_body,
-    payment_types,
-    pending,
-    simulator_only,
-)
+CAT = betterpayment()
 
 
 class Env:
     """What a recipe may use."""
 
-    def __init__(self, client: Any, urls: Urls, browser: httpx.Client, simulator_url: str | None) -> None:
-        self.client, self.urls, self.browser, self.simulator_url = client, urls, browser, simulator_url
+    def __init__(self, client: Any, urls: Urls, browser: httpx.Client, request: pytest.FixtureRequest) -> None:
+        self.client, self.urls, self.browser, self._request = client, urls, browser, request
+
+    def control(self) -> SimulatorControl:
+        """The simulator's control interface, asked for only by the recipes that need it (simulator-only)."""
+        control: SimulatorControl = self._request.getfixturevalue("simulator_control")
+        return control
 
 
 def _started(env: Env) -> str:
@@ -78,9 +75,7 @@ def _refunded(env: Env) -> str:
 
 
 def _reversed(env: Env) -> str:
-    tid = authorized(env.client, env.urls)[1]
-    expect_operation(env.client.reverse(tid), "reverse", code_of("reversed"))
-    return tid
+    return reversed_authorization(env.client, env.urls)[1]
 
 
 def _registered(env: Env) -> str:
@@ -92,8 +87,7 @@ def _registered(env: Env) -> str:
 def _forced(code: int) -> Callable[[Env], str]:
     def make(env: Env) -> str:
         tid = completed(env.client, env.urls)[1]
-        assert env.simulator_url, "forcing a status needs the simulator"
-        force_status(env.simulator_url, tid, code)
+        env.control().bp_force_status(tid, code)
         return tid
     return make
 
@@ -118,15 +112,15 @@ def _cases() -> list[Any]:
     for status in CAT.statuses:
         recipe = RECIPES.get(status.name)
         needs_sim = status.simulator_only or recipe is None or recipe[1]
-        marks = [pytest.mark.requirement(status.id)] + ([simulator_only] if needs_sim else [])
+        marks = [pytest.mark.requirement(status.id)] + ([pytest.mark.simulator_only] if needs_sim else [])
         cases.append(pytest.param(status, id=f"{status.code}-{status.name}", marks=marks))
     return cases
 
 
 @pytest.mark.parametrize("status", _cases())
-def test_status_is_reached_and_read_back(client: Any, urls: Urls, browser: httpx.Client, paycert_target: Any,
-                                         status: Any) -> None:
-    env = Env(client, urls, browser, paycert_target.simulator_url)
+def test_status_is_reached_and_read_back(client: Any, urls: Urls, browser: httpx.Client,
+                                         request: pytest.FixtureRequest, status: Any) -> None:
+    env = Env(client, urls, browser, request)
     if status.name in RECIPES:
         make = RECIPES[status.name][0]
     else:

@@ -8,28 +8,19 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, body_for
+from harness.suite.betterpayment.views import first_answer, money, payment_types
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    expect_error,
-    expect_operation,
-    expect_payment,
-    expect_postback,
-    first_answer,
-    get_transaction,
-    money,
-    payment_types,
-    requirement,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 SYNC = [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id)) for pt in payment_types(flow="synchronous")]
 
 
-@requirement("BP-SYNC-AUTHORIZED", "BP-SYNC-CAPTURE", "BP-STATUS-AUTHORIZED", "BP-CAPTURE-FULL")
+@pytest.mark.requirement("BP-SYNC-AUTHORIZED", "BP-SYNC-CAPTURE", "BP-STATUS-AUTHORIZED", "BP-CAPTURE-FULL")
 @pytest.mark.parametrize("pt", SYNC)
 def test_synchronous_type_is_authorized_then_captured(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                       bp_keys: tuple[str, str], pt: Any) -> None:

@@ -17,25 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_payment, get_transaction
+from harness.suite.betterpayment.postbacks import expect_postback, settle, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, card_body, create
+from harness.suite.betterpayment.views import card_type
 from harness.threeds import ThreeDSError, complete_customer_step
 
-from .support import (
-    CAT,
-    Urls,
-    card_body,
-    card_type,
-    create,
-    expect_payment,
-    expect_postback,
-    get_transaction,
-    requirement,
-    settle,
-    simulator_only,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
-pytestmark = simulator_only
+pytestmark = pytest.mark.simulator_only
 
 ACS = CAT.outcomes.pages["acs"]
 STEP_STATUS = CAT.outcomes.step_status[card_type().flow]  # type: ignore[index]
@@ -131,7 +123,7 @@ def _unknown_step_page(response: httpx.Response, step_id: str) -> None:
     assert str(err.code) in text and err.render(challenge_id=step_id)["error_message"] in text
 
 
-@requirement("BP-ERR-215-UNKNOWN-CHALLENGE")
+@pytest.mark.requirement("BP-ERR-215-UNKNOWN-CHALLENGE")
 def test_acs_page_for_an_unknown_challenge(client: Any, urls: Urls, browser: httpx.Client) -> None:
     """A CReq naming a transaction the ACS never started gets the unknown-step page."""
     _sent, pending = _start(client, urls, "payment")

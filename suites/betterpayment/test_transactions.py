@@ -1,4 +1,5 @@
-"""Reading transactions back (betterpayment.md §2.8-§2.10): the transaction, its log and its refunds.
+"""Reading transactions back (the calls the vendor's plugins make, e.g.
+better-payment/bp-plugin-shopware6-api2): the transaction, its log and its refunds.
 
 Proves that GET /rest/transactions/{id} returns exactly the documented fields (no error_code) with the request's
 values and running captured/refunded totals; that the log lists each operation with its type, resulting status,
@@ -14,24 +15,20 @@ from typing import Any
 
 import pytest
 
-from .support import (
-    CAT,
-    SEED_AMOUNT,
-    Urls,
-    authorized,
-    code_of,
-    completed,
+from harness.catalog import betterpayment
+from harness.suite.betterpayment.checks import (
     expect_error,
     expect_ok,
     expect_operation,
     expect_shape,
     get_transaction,
     iso_time,
-    money,
-    money_text,
-    requirement,
-    simulator_only,
 )
+from harness.suite.betterpayment.requests import Urls
+from harness.suite.betterpayment.scenarios import authorized, completed
+from harness.suite.betterpayment.views import code_of, money, money_text, seed_amount
+
+CAT = betterpayment()
 
 READS = [op.name for op in CAT.operations if op.method == "GET"]
 _CLIENT_METHOD = {"get_transaction": "get_transaction", "get_log": "transaction_log",
@@ -42,7 +39,7 @@ def _read(client: Any, operation: str, tid: str) -> Any:
     return getattr(client, _CLIENT_METHOD[operation])(tid)
 
 
-@requirement("BP-TX-GET")
+@pytest.mark.requirement("BP-TX-GET")
 def test_transaction_has_the_documented_fields_and_values(client: Any, urls: Urls) -> None:
     reference = f"PC-REF-{uuid.uuid4().hex[:10]}"
     sent, tid = completed(client, urls, merchant_reference=reference)
@@ -50,11 +47,11 @@ def test_transaction_has_the_documented_fields_and_values(client: Any, urls: Url
     assert stored["transaction_id"] == tid
     assert (stored["order_id"], stored["payment_type"], stored["currency"], stored["merchant_reference"]) == (
         sent["order_id"], sent["payment_type"], sent["currency"], reference)
-    assert money(stored["amount"]) == SEED_AMOUNT
-    assert (money(stored["captured_amount"]), money(stored["refunded_amount"])) == (SEED_AMOUNT, Decimal(0))
+    assert money(stored["amount"]) == seed_amount()
+    assert (money(stored["captured_amount"]), money(stored["refunded_amount"])) == (seed_amount(), Decimal(0))
 
 
-@requirement("BP-TX-GET")
+@pytest.mark.requirement("BP-TX-GET")
 def test_default_merchant_reference_names_the_order(client: Any, urls: Urls) -> None:
     """Without merchant_reference the gateway uses the order id plus the merchant's name (D-pay)."""
     sent, tid = completed(client, urls)
@@ -62,7 +59,7 @@ def test_default_merchant_reference_names_the_order(client: Any, urls: Urls) -> 
     assert sent["order_id"] in reference and reference != sent["order_id"]
 
 
-@requirement("BP-TX-GET", "BP-TX-LOG", "BP-TX-REFUNDS")
+@pytest.mark.requirement("BP-TX-GET", "BP-TX-LOG", "BP-TX-REFUNDS")
 def test_running_totals_log_and_refunds(client: Any, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     captures = [Decimal("4.00"), Decimal("6.00")]
@@ -91,7 +88,7 @@ def test_running_totals_log_and_refunds(client: Any, urls: Urls) -> None:
     first = log[0]
     assert (first["type"], first["status"]) == (CAT.operation("authorize").name,
                                                 CAT.outcomes.success_status["authorize"])
-    assert money(first["amount"]) == SEED_AMOUNT
+    assert money(first["amount"]) == seed_amount()
     times = [iso_time(e["created_at"]) for e in log]
     assert times == sorted(times), "log entries are not in order"
     assert [e["type"] for e in log] == [CAT.operation("authorize").name, capture_name, capture_name,
@@ -107,21 +104,21 @@ def test_running_totals_log_and_refunds(client: Any, urls: Urls) -> None:
     assert [money(e["amount"]) for e in listed] == refunds
 
 
-@requirement("BP-TX-REFUNDS")
+@pytest.mark.requirement("BP-TX-REFUNDS")
 def test_refunds_of_a_transaction_without_refunds(client: Any, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     assert expect_ok(client.transaction_refunds(tid), "get_refunds") == []
 
 
-@requirement("BP-TX-GET-UNKNOWN", "BP-ERR-207-UNKNOWN-TRANSACTION")
+@pytest.mark.requirement("BP-TX-GET-UNKNOWN", "BP-ERR-207-UNKNOWN-TRANSACTION")
 @pytest.mark.parametrize("operation", READS)
 def test_unknown_transaction(client: Any, operation: str) -> None:
     unknown = str(uuid.uuid4())
     expect_error(_read(client, operation, unknown), "BP-ERR-207-UNKNOWN-TRANSACTION", transaction_id=unknown)
 
 
-@simulator_only
-@requirement("BP-TX-OTHER-KEY", "BP-ERR-207-UNKNOWN-TRANSACTION")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-TX-OTHER-KEY", "BP-ERR-207-UNKNOWN-TRANSACTION")
 @pytest.mark.parametrize("operation", [*READS, "capture", "refund", "reverse"])
 def test_another_merchant_cannot_see_or_touch_the_transaction(client: Any, other_client: Any, urls: Urls,
                                                               operation: str) -> None:

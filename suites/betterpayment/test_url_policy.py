@@ -1,4 +1,5 @@
-"""Merchant URLs must be https:// (betterpayment.md §5, §6.1; catalog `url_policy`): error 149.
+"""Merchant URLs must be https:// (catalog `url_policy`; Better Payment's postbacks
+documentation): error 149.
 
 Proves that each URL field of the catalog's policy (postback, success, error, Wero checkout URL) is refused with
 error 149 naming the field when it is not https://, for every payment type that takes the field; and, for the
@@ -17,28 +18,17 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
+from harness.catalog import betterpayment
 from harness.clients.betterpayment import BetterPaymentClient
 from harness.receiver import PostbackReceiver
+from harness.simulator_control import SimulatorControl
+from harness.suite.betterpayment.checks import expect_error, expect_payment
+from harness.suite.betterpayment.requests import Urls, body_for, http_variant, loopback_hosts, mpi_body, mpi_values
+from harness.suite.betterpayment.views import block_of, card_type, seed_request
 
-from .support import (
-    CAT,
-    SEED_REQUEST,
-    Urls,
-    block_of,
-    body_for,
-    card_type,
-    expect_error,
-    expect_payment,
-    http_variant,
-    loopback_hosts,
-    mpi_body,
-    mpi_values,
-    requirement,
-    simulator_only,
-)
+CAT = betterpayment()
 
 POLICY = CAT.url_policy
 URL_ERROR = POLICY.error
@@ -46,7 +36,7 @@ URL_ERROR = POLICY.error
 
 def _https_example(field: str) -> str:
     """The seed's https URL for the field (the success URL for fields the seed does not show)."""
-    return str(SEED_REQUEST.get(field) or SEED_REQUEST["success_url"])
+    return str(seed_request().get(field) or seed_request()["success_url"])
 
 
 def _https_reachable(field: str, paycert_target: Any) -> str:
@@ -64,7 +54,7 @@ def _refusals() -> list[Any]:
     return cases
 
 
-@requirement("BP-URL-HTTPS", URL_ERROR)
+@pytest.mark.requirement("BP-URL-HTTPS", URL_ERROR)
 @pytest.mark.parametrize(("field", "pt_name"), _refusals())
 def test_url_that_is_not_https_is_refused(client: Any, urls: Urls, field: str, pt_name: str) -> None:
     plain = http_variant(_https_example(field))
@@ -75,15 +65,15 @@ def test_url_that_is_not_https_is_refused(client: Any, urls: Urls, field: str, p
         expect_error(client.payment(body), URL_ERROR, field=field)
 
 
-@requirement("BP-URL-HTTPS")
+@pytest.mark.requirement("BP-URL-HTTPS")
 @pytest.mark.parametrize("field", [f for f in POLICY.fields if card_type().blocks[block_of(f)] != "absent"])
 def test_https_url_is_accepted(client: Any, urls: Urls, paycert_target: Any, field: str) -> None:
     body = mpi_body(urls, **{field: _https_reachable(field, paycert_target)})
     expect_payment(client.payment(body), "payment", body, status_code=CAT.outcomes.success_status["payment"])
 
 
-@simulator_only
-@requirement("BP-URL-LOOPBACK")
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-URL-LOOPBACK")
 @pytest.mark.parametrize("host", loopback_hosts())
 def test_default_profile_accepts_loopback_http(client: Any, urls: Urls, postback_receiver: PostbackReceiver,
                                                host: str) -> None:
@@ -112,11 +102,8 @@ def strict_simulator(paycert_target: Any) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/_simulator/clock", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
+        with SimulatorControl(url, timeout=1) as control:
+            while not control.ready():
                 if proc.poll() is not None or time.monotonic() > deadline:
                     err = proc.stderr.read().decode()[-500:] if proc.stderr else ""
                     pytest.fail(f"the strict simulator did not start: {err}")
@@ -131,8 +118,8 @@ def strict_simulator(paycert_target: Any) -> Iterator[str]:
             proc.wait(timeout=5)
 
 
-@simulator_only
-@requirement("BP-URL-STRICT", URL_ERROR)
+@pytest.mark.simulator_only
+@pytest.mark.requirement("BP-URL-STRICT", URL_ERROR)
 def test_strict_profile_refuses_loopback_http(paycert_target: Any, urls: Urls, strict_simulator: str) -> None:
     s = paycert_target.settings.betterpayment
     with BetterPaymentClient(strict_simulator, s.api_key, s.api_password) as strict:

@@ -11,30 +11,21 @@ from typing import Any
 
 import pytest
 
+from harness.catalog import betterpayment
 from harness.receiver import PostbackReceiver
+from harness.suite.betterpayment.checks import expect_error, expect_payment, get_transaction, json_body
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
+from harness.suite.betterpayment.requests import Urls, body_for
+from harness.suite.betterpayment.views import first_answer, payment_type, payment_types
 
-from .support import (
-    CAT,
-    Urls,
-    body_for,
-    expect_error,
-    expect_payment,
-    expect_postback,
-    first_answer,
-    get_transaction,
-    json_body,
-    payment_type,
-    payment_types,
-    requirement,
-    wait_postbacks,
-)
+CAT = betterpayment()
 
 APPLE = CAT.apple_pay
 SHOP_HOST = "shop.paycert.example"
 WALLETS = [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id)) for pt in payment_types(flow="wallet")]
 
 
-@requirement("BP-APPLEPAY-VALIDATION")
+@pytest.mark.requirement("BP-APPLEPAY-VALIDATION")
 def test_apple_pay_merchant_validation_answers_a_session(client: Any) -> None:
     response = client.apple_pay_merchant_session(SHOP_HOST)
     assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:300]}"
@@ -51,20 +42,20 @@ def test_apple_pay_merchant_validation_answers_a_session(client: Any) -> None:
     assert session["domainName"] == SHOP_HOST
 
 
-@requirement("BP-APPLEPAY-VALIDATION-MISSING", "BP-ERR-204-MISSING-FIELDS")
+@pytest.mark.requirement("BP-APPLEPAY-VALIDATION-MISSING", "BP-ERR-204-MISSING-FIELDS")
 @pytest.mark.parametrize("host", [None, "", "  "], ids=["absent", "empty", "blank"])
 def test_apple_pay_merchant_validation_needs_the_host(client: Any, host: Any) -> None:
     response = client.raw(APPLE.method, APPLE.path, json={} if host is None else {APPLE.request_field: host})
     expect_error(response, "BP-ERR-204-MISSING-FIELDS", fields=APPLE.request_field)
 
 
-@requirement("BP-APPLEPAY-VALIDATION-AUTH", "BP-ERR-201-AUTH")
+@pytest.mark.requirement("BP-APPLEPAY-VALIDATION-AUTH", "BP-ERR-201-AUTH")
 def test_apple_pay_merchant_validation_needs_credentials(client: Any) -> None:
     response = client.raw(APPLE.method, APPLE.path, json={APPLE.request_field: SHOP_HOST}, authenticate=False)
     expect_error(response, "BP-ERR-201-AUTH")
 
 
-@requirement("BP-WALLET-TOKEN", "BP-PB-COMPLETED-FIELDS", "BP-STATUS-COMPLETED")
+@pytest.mark.requirement("BP-WALLET-TOKEN", "BP-PB-COMPLETED-FIELDS", "BP-STATUS-COMPLETED")
 @pytest.mark.parametrize("pt", WALLETS)
 def test_wallet_token_payment_completes_at_once(client: Any, urls: Urls, postbacks: PostbackReceiver,
                                                 bp_keys: tuple[str, str], pt: Any) -> None:
@@ -79,7 +70,7 @@ def test_wallet_token_payment_completes_at_once(client: Any, urls: Urls, postbac
                     sent=sent, status_code=status, keys=bp_keys)
 
 
-@requirement("BP-WALLET-TOKEN-FOREIGN", "BP-ERR-204-MISSING-FIELDS")
+@pytest.mark.requirement("BP-WALLET-TOKEN-FOREIGN", "BP-ERR-204-MISSING-FIELDS")
 @pytest.mark.parametrize("pt", WALLETS)
 def test_the_other_wallets_token_does_not_count(client: Any, urls: Urls, pt: Any) -> None:
     own = pt.also_required[0]

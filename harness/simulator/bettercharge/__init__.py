@@ -1,5 +1,6 @@
-"""The BetterCharge simulator: a faithful, stateful implementation of the BetterCharge API (design.md's wire
-contract, every fact from fixtures/catalog/bettercharge.yaml), served by the shared simulator app.
+"""The BetterCharge simulator: a faithful, stateful implementation of the BetterCharge API (the wire
+contract of fixtures/bettercharge/openapi.yaml, every fact from fixtures/catalog/bettercharge.yaml), served by the
+shared simulator app.
 
 Modules, one concept each:
     api            the route claiming /payments and /merchants, and its pipeline (rate limit, faults, auth,

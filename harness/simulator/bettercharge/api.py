@@ -29,6 +29,7 @@ from harness.simulator.bettercharge.merchant_api import MerchantApi
 from harness.simulator.bettercharge.payment_api import Params, PaymentApi
 from harness.simulator.bettercharge.responses import ApiError, JsonResponse, fields_error, http_error
 from harness.simulator.bettercharge.validation import IDEMPOTENCY_KEY, Invalid, read_body
+from harness.simulator.idempotency import Keyed
 
 Handler = Callable[[Request, Principal, Params], Awaitable[Response]]
 _IDEMPOTENCY_API = "bettercharge"
@@ -139,10 +140,9 @@ class BetterChargeApi:
         shared = ctx.state.defect(defects.IDEM_SHARED_SCOPE)
         retention = float("inf") if ctx.state.defect(defects.IDEM_NO_EXPIRY) else (
             policy.retention_seconds + boundaries.shift(ctx.state.defect, "bettercharge", "idem_retention"))
-        return await ctx.state.idempotency.run(
-            api=_IDEMPOTENCY_API, scope=_SHARED_SCOPE if shared else principal.key_hash, key=key,
-            endpoint=f"{request.method} {request.url.path}", retention=retention, handler=run,
-            should_store=self._storable, busy=_busy)
+        keyed = Keyed(api=_IDEMPOTENCY_API, scope=_SHARED_SCOPE if shared else principal.key_hash, key=key,
+                      endpoint=f"{request.method} {request.url.path}", retention=retention)
+        return await ctx.state.idempotency.run(keyed, handler=run, should_store=self._storable, busy=_busy)
 
     def _storable(self, response: Response) -> bool:
         """Keep answers that took effect: 2xx, 422 and errors that stored a payment; never validation

@@ -30,7 +30,7 @@ from harness.simulator.bettercharge.transitions import StateMachine
 from harness.simulator.bettercharge.validation import AuthorizeRequest
 from harness.simulator.state import SimulatorState
 
-DECLINE = "DECLINE"  # the decision value of design.md's decision object
+DECLINE = "DECLINE"  # a value of the `Decision` schema (fixtures/bettercharge/openapi.yaml)
 MIT = "MIT"
 _TOGGLE_PREFIX = "toggle_"
 

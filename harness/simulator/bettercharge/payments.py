@@ -95,7 +95,8 @@ class Payment:
         self.updated_at = at
 
     def to_wire(self, defect: Callable[[str], bool], *, pan: str | None = None) -> dict[str, Any]:
-        """The payment object of design.md: every field, null where not applicable."""
+        """The payment object (schema `Payment` of fixtures/bettercharge/openapi.yaml): every field, null where not
+        applicable."""
         card = None if self.card is None else dict(self.card)
         if card is not None and defect(defects.CARD_WRONG_BRAND):
             card["brand"] = bettercharge().cards[0].brand

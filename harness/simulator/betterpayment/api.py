@@ -31,6 +31,7 @@ from harness.simulator.betterpayment.errors import BPError, error_json, stored_u
 from harness.simulator.betterpayment.operations import Operations
 from harness.simulator.betterpayment.postbacks import Dispatcher
 from harness.simulator.betterpayment.validation import validate_create, validate_follow_up
+from harness.simulator.idempotency import Keyed
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _MAX_PATH_IN_MESSAGE = 200
@@ -189,16 +190,16 @@ class Api:
 
         # The operation, its postback and its stored answer commit in one transaction (exactly once).
         idem = self.ctx.catalog.idempotency
-        return self.ctx.state.idempotency.run_atomic(
+        keyed = Keyed(
             api=self.ctx.catalog.api,
             scope="*" if self.ctx.defect(defects.IDEM_SHARED_SCOPE) else scope,
             key=key,
             endpoint=f"{request.method} {request.url.path}",
             retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else (
                 idem.retention_seconds + boundaries.shift(self.ctx.defect, "betterpayment", "idem_retention")),
-            work=handler,
-            should_store=lambda r: outcome["store"] and r.status_code < 500,
         )
+        return self.ctx.state.idempotency.run_atomic(
+            keyed, work=handler, should_store=lambda r: outcome["store"] and r.status_code < 500)
 
     async def _get(self, request: Request, work: Callable[[str, str], Any]) -> Response:
         self.dispatcher.kick()

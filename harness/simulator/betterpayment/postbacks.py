@@ -1,6 +1,7 @@
 """Postbacks: the seed's form-encoded notifications, signed both ways, delivered in the background with retries.
 
-Delivery (betterpayment.md §6.1, catalog `postbacks.retry`): attempt 1 right away, then one attempt every
+Delivery (Better Payment's public postbacks documentation, docs.betterpayment.de resources/postbacks; catalog
+`postbacks.retry`): attempt 1 right away, then one attempt every
 600 s of *simulator* time until the receiver answers 200, 10 attempts in all. A small asyncio loop, started
 lazily on the server's event loop, polls every 0.1 s for postbacks that are due; moving the simulator clock
 (POST /_simulator/clock) therefore releases the next retry within a tick, without a hook in the core. The API

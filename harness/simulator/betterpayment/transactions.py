@@ -2,7 +2,8 @@
 
 Amounts are integer cents. `authorized` is what the authorization covered, `captured`/`reversed`/`refunded`
 are running totals, so what is still capturable or refundable is always derived, never stored twice.
-Card data is kept only as bin, last four, brand and expiry (design.md: never the PAN, never the CVV).
+Card data is kept only as bin, last four, brand and expiry (PCI DSS requirement 3; ARCHITECTURE.md, "Card data
+never leaves a request": never the PAN, never the CVV).
 All functions take an open connection so the caller decides the transaction boundary.
 """
 

@@ -1,9 +1,7 @@
 """Probes of the Better Payment boundaries: one function per boundary kind, checking one side of one number.
 
-Why a registry: the catalog's `boundaries` table (harness/catalog/boundaries.py, plus one derived row per field
-max_length) names a probe per row; test_boundaries.py runs it for the side at the number (inside) and the side one
-unit beyond it (outside). A new row of a known kind gets its two tests without new code; a row naming an unknown
-probe fails its tests, saying so.
+The registry mechanism is harness/suite/probes.py; suites/betterpayment/test_boundaries.py runs each row of the
+catalog's `boundaries` table (plus one derived row per field max_length) through `PROBES`.
 
 Time windows are placed on the simulator clock (control interface), which keeps running in real time between
 steps; the steps take milliseconds, far less than the one-second unit. Postback retry times are measured from the
@@ -14,41 +12,27 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from harness.cards import random_text
+from harness.catalog import betterpayment
 from harness.catalog.boundaries import Boundary, Side
 from harness.receiver import PostbackReceiver
+from harness.simulator_control import SimulatorControl
+from harness.suite import probes
+from harness.suite.failure import ensure, fail, same, show
+from harness.suite.probes import ProbeRegistry, boundary_number, move_clock_to
 
-from .support import (
-    CAT,
-    CENT,
-    Urls,
-    authorized,
-    body_for,
-    card_type,
-    completed,
-    deliveries_log,
-    describe,
-    expect_error,
-    expect_operation,
-    expect_payment,
-    json_body,
-    money,
-    money_text,
-    mpi_body,
-    settle,
-    wait_log,
-    wait_postbacks,
-)
+from .checks import expect_error, expect_operation, expect_payment, json_body
+from .postbacks import deliveries_log, settle, wait_log, wait_postbacks
+from .requests import Urls, body_for, mpi_body
+from .scenarios import authorized, completed
+from .views import CENT, card_type, money, money_text
 
-IDEM = CAT.idempotency
-RETRY = CAT.postbacks.retry
-SUCCESS = CAT.outcomes.success_status["payment"]
 _INVALID = "BP-ERR-205-INVALID-FIELDS"
 #: How late (simulator seconds) an attempt may go out after it is due: the delivery loop polls every 0.1 s; less
 #: than the one-second unit of the spacing boundary.
@@ -60,45 +44,23 @@ _REFERENCES = ("payment_type", "transaction_id", "original_transaction_id")
 _FOLLOW_UP_SETUP = {"capture": authorized, "reverse": authorized, "refund": completed}
 
 
+def _success() -> int:
+    return betterpayment().outcomes.success_status["payment"]
+
+
 @dataclass
-class ProbeContext:
+class ProbeContext(probes.ProbeContext):
     client: Any
     urls: Urls
-    control: Any | None
     receiver: PostbackReceiver | None
 
-    def clock(self) -> Any:
-        if self.control is None:
-            raise AssertionError("this boundary needs the simulator's control interface (clock)")
-        return self.control
 
-
-Probe = Callable[[ProbeContext, Boundary, Side], None]
-PROBES: dict[str, Probe] = {}
-
-
-def probe(name: str) -> Callable[[Probe], Probe]:
-    def register(fn: Probe) -> Probe:
-        PROBES[name] = fn
-        return fn
-    return register
-
-
-def run(ctx: ProbeContext, boundary: Boundary, side: Side) -> None:
-    fn = PROBES.get(boundary.probe)
-    assert fn is not None, (f"boundary {boundary.id}: no probe {boundary.probe!r} in suites/betterpayment/probes.py "
-                            f"(known: {', '.join(sorted(PROBES))})")
-    fn(ctx, boundary, side)
-
-
-def _number(b: Boundary) -> float:
-    assert b.number is not None, f"boundary {b.id}: the {b.probe} probe needs a number"
-    return b.number
+PROBES: ProbeRegistry[ProbeContext] = ProbeRegistry("betterpayment")
 
 
 def _text(length: int) -> str:
     """A unique printable string of exactly `length` characters."""
-    return ("pc" + uuid.uuid4().hex * (length // 32 + 1))[:length]
+    return ("pc" + random_text(length))[:length]
 
 
 def _pay(ctx: ProbeContext, **kwargs: Any) -> tuple[dict[str, Any], httpx.Response]:
@@ -110,38 +72,40 @@ def _pay(ctx: ProbeContext, **kwargs: Any) -> tuple[dict[str, Any], httpx.Respon
 
 
 def _replay(first: httpx.Response, again: httpx.Response, when: str) -> None:
-    assert again.status_code == first.status_code and again.content == first.content, (
-        f"{when}: expected the stored answer, got {describe(again)}")
-    assert IDEM.replay_header in again.headers, f"{when}: a replay carries {IDEM.replay_header}"
+    ensure(again.status_code == first.status_code and again.content == first.content,
+           f"{when}: expected the stored answer, got {show(again)}")
+    replay_header = betterpayment().idempotency.replay_header
+    ensure(replay_header in again.headers, f"{when}: a replay carries {replay_header}")
 
 
-@probe("idem_retention")
+@PROBES.probe("idem_retention")
 def idem_retention(ctx: ProbeContext, b: Boundary, side: Side) -> None:
-    retention, header, key = _number(b), str(b.params["header"]), str(uuid.uuid4())
+    retention, header, key = boundary_number(b), str(b.params["header"]), str(uuid.uuid4())
     control = ctx.clock()
     sent, first = _pay(ctx, idempotency_key=key, idempotency_header=header)
-    expect_payment(first, "payment", sent, status_code=SUCCESS)
+    expect_payment(first, "payment", sent, status_code=_success())
     control.advance(retention - 1 if side == "inside" else retention)
     again = ctx.client.payment(sent, idempotency_key=key, idempotency_header=header)
     if side == "inside":
         _replay(first, again, f"{header} {retention - 1:g} s after the first request")
         return
-    expect_payment(again, "payment", sent, status_code=SUCCESS)
-    assert IDEM.replay_header not in again.headers, f"{header} {retention:g} s later: still a replay"
-    assert json_body(again)["transaction_id"] != json_body(first)["transaction_id"], (
-        f"{header} {retention:g} s later: the stored transaction came back instead of a new one")
+    expect_payment(again, "payment", sent, status_code=_success())
+    ensure(betterpayment().idempotency.replay_header not in again.headers,
+           f"{header} {retention:g} s later: still a replay")
+    ensure(json_body(again)["transaction_id"] != json_body(first)["transaction_id"],
+           f"{header} {retention:g} s later: the stored transaction came back instead of a new one")
 
 
-@probe("idem_key_length")
+@PROBES.probe("idem_key_length")
 def idem_key_length(ctx: ProbeContext, b: Boundary, side: Side) -> None:
-    longest = int(_number(b))
-    for header in IDEM.headers:
+    longest = int(boundary_number(b))
+    for header in betterpayment().idempotency.headers:
         key = _text(longest if side == "inside" else longest + 1)
         sent, first = _pay(ctx, idempotency_key=key, idempotency_header=header)
         if side == "outside":
             expect_error(first, _INVALID, fields=header)
             continue
-        expect_payment(first, "payment", sent, status_code=SUCCESS)
+        expect_payment(first, "payment", sent, status_code=_success())
         _replay(first, ctx.client.payment(sent, idempotency_key=key, idempotency_header=header),
                 f"a {longest}-character {header}")
 
@@ -149,18 +113,18 @@ def idem_key_length(ctx: ProbeContext, b: Boundary, side: Side) -> None:
 # --------------------------------------------------------------------------------------------------- body size
 
 
-@probe("body_size")
+@PROBES.probe("body_size")
 def body_size(ctx: ProbeContext, b: Boundary, side: Side) -> None:
-    limit = int(_number(b))
+    limit = int(boundary_number(b))
     sent = mpi_body(ctx.urls)
     text = json.dumps(sent).encode()
     size = limit if side == "inside" else limit + 1
-    assert len(text) < size, "the request is larger than the limit before padding"
+    ensure(len(text) < size, f"the request ({len(text)} bytes) is larger than the limit before padding")
     content = text + b" " * (size - len(text))  # trailing white space: still the same JSON object
-    response = ctx.client.raw("POST", CAT.operation("payment").path, content=content,
-                              headers={"Content-Type": CAT.auth.content_type})
+    response = ctx.client.raw("POST", betterpayment().operation("payment").path, content=content,
+                              headers={"Content-Type": betterpayment().auth.content_type})
     if side == "inside":
-        expect_payment(response, "payment", sent, status_code=SUCCESS)
+        expect_payment(response, "payment", sent, status_code=_success())
     else:
         expect_error(response, "BP-ERR-218-TOO-LARGE", limit=limit)
 
@@ -170,69 +134,70 @@ def body_size(ctx: ProbeContext, b: Boundary, side: Side) -> None:
 
 def _failing_payment(ctx: ProbeContext) -> tuple[PostbackReceiver, str]:
     rx = ctx.receiver
-    assert rx is not None, "postback boundaries need the test's own receiver"
-    rx.fail_next(RETRY.max_attempts + 5, 500)
+    if rx is None:
+        fail("postback boundaries need the test's own receiver")
+    rx.fail_next(betterpayment().postbacks.retry.max_attempts + 5, 500)
     sent = mpi_body(ctx.urls, postback_url=rx.url)
-    tid = str(expect_payment(ctx.client.payment(sent), "payment", sent, status_code=SUCCESS)["transaction_id"])
+    tid = str(expect_payment(ctx.client.payment(sent), "payment", sent, status_code=_success())["transaction_id"])
     wait_postbacks(rx, tid, 1, timeout=5)
     return rx, tid
 
 
-def _next_due(control: Any, tid: str, number: int, spacing: float) -> float:
+def _next_due(control: SimulatorControl, tid: str, number: int, spacing: float) -> float:
     """When attempt `number` is due: the previous attempt's time in the delivery log + the spacing."""
     log = wait_log(control, tid, number - 1)
-    assert len(log) >= number - 1, f"the delivery log shows {len(log)} attempts, expected {number - 1}"
+    ensure(len(log) >= number - 1, f"the delivery log shows {len(log)} attempts, expected {number - 1}")
     return float(log[number - 2]["at"]) + spacing
 
 
-def _move_to(control: Any, target: float) -> None:
-    now = control.now()
-    if target > now:
-        control.advance(target - now)
+def _attempts(log: list[dict[str, Any]]) -> list[int]:
+    return [int(d["attempt"]) for d in log]
 
 
-@probe("retry_spacing")
+@PROBES.probe("retry_spacing")
 def retry_spacing(ctx: ProbeContext, b: Boundary, side: Side) -> None:
-    spacing = _number(b)
+    spacing = boundary_number(b)
     control = ctx.clock()
     rx, tid = _failing_payment(ctx)
-    for number in range(2, RETRY.max_attempts + 1):
+    max_attempts = betterpayment().postbacks.retry.max_attempts
+    for number in range(2, max_attempts + 1):
         due = _next_due(control, tid, number, spacing)
         if side == "inside":
-            _move_to(control, due - 1)
+            move_clock_to(control, due - 1)
             settle(0.3)
             seen = len(rx.for_transaction(tid))
-            assert seen == number - 1, (
-                f"attempt {number} came {spacing - 1:g} s after attempt {number - 1} (expected {spacing:g} s)")
-        _move_to(control, due)
+            ensure(seen == number - 1,
+                   f"attempt {number} came {spacing - 1:g} s after attempt {number - 1} (expected {spacing:g} s)")
+        move_clock_to(control, due)
         wait_postbacks(rx, tid, number, timeout=5)
         if side == "outside":
             # it went out when due, not a second (one unit) later: the clock keeps running while we wait
             at = float(wait_log(control, tid, number)[number - 1]["at"])
-            assert due <= at < due + _ON_TIME, (
-                f"attempt {number} went out {at - due + spacing:.2f} s after attempt {number - 1}; "
-                f"expected {spacing:g} s")
-    log = wait_log(control, tid, RETRY.max_attempts)
-    assert [d["attempt"] for d in log] == list(range(1, RETRY.max_attempts + 1))
+            ensure(due <= at < due + _ON_TIME,
+                   f"attempt {number} went out {at - due + spacing:.2f} s after attempt {number - 1}; "
+                   f"expected {spacing:g} s")
+    same(_attempts(wait_log(control, tid, max_attempts)), list(range(1, max_attempts + 1)),
+         "the attempts in the delivery log")
 
 
-@probe("retry_max")
+@PROBES.probe("retry_max")
 def retry_max(ctx: ProbeContext, b: Boundary, side: Side) -> None:
-    attempts = int(_number(b))
+    attempts = int(boundary_number(b))
     control = ctx.clock()
     rx, tid = _failing_payment(ctx)
+    interval = betterpayment().postbacks.retry.interval_seconds
     for number in range(2, attempts + 1):
-        _move_to(control, _next_due(control, tid, number, RETRY.interval_seconds))
+        move_clock_to(control, _next_due(control, tid, number, interval))
         wait_postbacks(rx, tid, number, timeout=5)
     if side == "inside":
-        log = wait_log(control, tid, attempts)
-        assert [d["attempt"] for d in log] == list(range(1, attempts + 1))
+        same(_attempts(wait_log(control, tid, attempts)), list(range(1, attempts + 1)),
+             "the attempts in the delivery log")
         return
     for _ in range(3):
-        control.advance(RETRY.interval_seconds)
+        control.advance(interval)
         settle(0.3)
-    assert len(rx.for_transaction(tid)) == attempts, f"a postback was attempted again after attempt {attempts}"
-    assert len(deliveries_log(control, tid)) == attempts
+    ensure(len(rx.for_transaction(tid)) == attempts, f"a postback was attempted again after attempt {attempts}")
+    same(len(deliveries_log(control, tid)), attempts, "attempts in the simulator's delivery log")
 
 
 # ------------------------------------------------------------------------------------------------------ amounts
@@ -243,7 +208,7 @@ _EXCEEDS = {"capture": "BP-ERR-208-CAPTURE-EXCEEDS", "reverse": "BP-ERR-208-CAPT
 _DONE = {"capture": "completed", "reverse": "reversed", "refund": None}
 
 
-@probe("remaining_amount")
+@PROBES.probe("remaining_amount")
 def remaining_amount(ctx: ProbeContext, b: Boundary, side: Side) -> None:
     operation = str(b.params["operation"])
     sent, tid = _FOLLOW_UP_SETUP[operation](ctx.client, ctx.urls)
@@ -261,17 +226,18 @@ def remaining_amount(ctx: ProbeContext, b: Boundary, side: Side) -> None:
     done = _DONE[operation]
     body = expect_operation(response, operation)
     if done is not None:
-        code = CAT.status_named(done).code
-        assert body["status_code"] == code, f"{operation} of exactly the remaining {amount}: {body}"
+        same(body["status_code"], betterpayment().status_named(done).code,
+             f"status_code of the {operation} of exactly the remaining {amount}", response)
     else:
-        assert body["status_code"] == CAT.refund_status("successful").code, f"refund of {amount}: {body}"
+        same(body["status_code"], betterpayment().refund_status("successful").code,
+             f"status_code of the refund of {amount}", response)
 
 
 # ------------------------------------------------------------------------------------------------ field limits
 
 
 def _amount_value(b: Boundary, side: Side) -> list[str]:
-    kind, limit = str(b.params.get("kind")), Decimal(str(_number(b)))
+    kind, limit = str(b.params.get("kind")), Decimal(str(boundary_number(b)))
     if kind == "decimals":
         places = int(limit) + (0 if side == "inside" else 1)
         return [f"15.{'9' * (places - 1)}1"]
@@ -279,18 +245,18 @@ def _amount_value(b: Boundary, side: Side) -> list[str]:
         return [money_text(limit if side == "inside" else limit + CENT)]
     if kind == "minimum":
         return [money_text(limit)] if side == "inside" else [money_text(limit - CENT), money_text(-CENT)]
-    raise AssertionError(f"boundary {b.id}: unknown field limit kind {kind!r}")
+    fail(f"boundary {b.id}: unknown field limit kind {kind!r}")
 
 
-@probe("field_limit")
+@PROBES.probe("field_limit")
 def field_limit(ctx: ProbeContext, b: Boundary, side: Side) -> None:
     field = str(b.params["field"])
-    assert field == "amount", f"boundary {b.id}: the field_limit probe knows amount only, not {field}"
+    ensure(field == "amount", f"boundary {b.id}: the field_limit probe knows amount only, not {field}")
     for value in _amount_value(b, side):
         sent = mpi_body(ctx.urls, amount=value)
         response = ctx.client.payment(sent)
         if side == "inside":
-            expect_payment(response, "payment", sent, status_code=SUCCESS)
+            expect_payment(response, "payment", sent, status_code=_success())
         else:
             expect_error(response, _INVALID, fields=field)
 
@@ -301,13 +267,14 @@ def _refused_as_invalid(response: httpx.Response, field: str) -> bool:
     except ValueError:
         return False
     names = str(body.get("error_message", "")).rsplit(":", 1)[-1]
-    return body.get("error_code") == CAT.error(_INVALID).code and field in [n.strip() for n in names.split(",")]
+    invalid = betterpayment().error(_INVALID).code
+    return body.get("error_code") == invalid and field in [n.strip() for n in names.split(",")]
 
 
-@probe("field_max_length")
+@PROBES.probe("field_max_length")
 def field_max_length(ctx: ProbeContext, b: Boundary, side: Side) -> None:
     group, block, field = str(b.params["group"]), str(b.params["block"]), str(b.params["field"])
-    length = int(_number(b)) + (0 if side == "inside" else 1)
+    length = int(boundary_number(b)) + (0 if side == "inside" else 1)
     value = _text(length)
     pt_name = ""
     if group == "field_blocks":
@@ -315,7 +282,7 @@ def field_max_length(ctx: ProbeContext, b: Boundary, side: Side) -> None:
         base = mpi_body(ctx.urls) if pt_name == card_type().name else body_for(pt_name, ctx.urls)
         sent = {**base, field: value}
         if field == "original_transaction_id":  # a charge of a stored card carries no card data (D-reg)
-            for name in CAT.field_blocks["cardholder_data"].names:
+            for name in betterpayment().field_blocks["cardholder_data"].names:
                 sent.pop(name, None)
         response = ctx.client.payment(sent)
     else:
@@ -325,23 +292,23 @@ def field_max_length(ctx: ProbeContext, b: Boundary, side: Side) -> None:
     if side == "outside":
         expect_error(response, _INVALID, fields=field)
         return
-    assert response.status_code < 500, f"{field} of {length} characters: {describe(response)}"
-    assert not _refused_as_invalid(response, field), f"{field} of {length} characters refused: {describe(response)}"
+    ensure(response.status_code < 500, f"{field} of {length} characters: {show(response)}")
+    ensure(not _refused_as_invalid(response, field), f"{field} of {length} characters refused: {show(response)}")
     if field not in _REFERENCES:
         if group == "field_blocks" and pt_name == card_type().name:
-            expect_payment(response, "payment", sent, status_code=SUCCESS)
+            expect_payment(response, "payment", sent, status_code=_success())
         elif group == "field_blocks":  # another flow: accepted, whatever its first status
             body = json_body(response)
-            assert response.status_code == CAT.operation("payment").success and body.get("error_code") == 0, (
-                f"{pt_name} with {field} of {length} characters: {describe(response)}")
+            ensure(response.status_code == betterpayment().operation("payment").success and body.get("error_code") == 0,
+                   f"{pt_name} with {field} of {length} characters: {show(response)}")
         else:
             expect_operation(response, block)
 
 
 def _payment_type_with(block: str) -> str:
     """A payment type that takes the block (the card type with own-MPI values first: answered directly)."""
-    types = [card_type(), *(pt for pt in CAT.payment_types if pt.name != card_type().name)]
+    types = [card_type(), *(pt for pt in betterpayment().payment_types if pt.name != card_type().name)]
     for pt in types:
         if pt.blocks.get(block, "absent") != "absent" and "payment" in pt.operations:
             return pt.name
-    raise AssertionError(f"no payment type takes the {block} block")
+    fail(f"no payment type takes the {block} block")
