@@ -56,6 +56,40 @@ def test_bp_error_check_names_the_allowed_statuses() -> None:
     assert "expected HTTP" in message and "503" in message and row.name in message
 
 
+@pytest.mark.parametrize(("status", "body", "field", "observed"), [
+    (200, {"error_code": 204, "error_message": "Invalid field values: x"}, "code", 204),
+    (422, {"error_code": 205, "error_message": "Invalid field values: x"}, "http_status", 422),
+    (401, {"error_code": 201, "error_message": "Wrong credentials"}, "message", "Wrong credentials"),
+])
+def test_bp_an_adopted_error_row_that_differs_is_a_calibratable_mismatch(status: int, body: dict[str, Any],
+                                                                        field: str, observed: Any) -> None:
+    """Better Payment's error codes, messages and HTTP statuses are adopted: a sandbox that answers otherwise
+    is an unconfirmed assumption the report shows and `paycert calibrate` records, addressed like an overlay."""
+    from harness.catalog.overlay import Mismatch
+
+    row = "BP-ERR-201-AUTH" if field == "message" else "BP-ERR-205-INVALID-FIELDS"
+    values = {} if field == "message" else {"fields": "x"}
+    with pytest.raises(Mismatch) as caught:
+        bp_checks.expect_error(_answer(status, body), row, **values)
+    assert (caught.value.api, caught.value.entry, caught.value.field, caught.value.observed) == (
+        "betterpayment", row, field, observed)
+    catalog_row = betterpayment().error(row)
+    assert caught.value.expected == {"code": catalog_row.code, "http_status": catalog_row.http_status,
+                                     "message": catalog_row.message}[field]
+
+
+def test_bp_a_documented_error_row_that_differs_is_a_plain_failure() -> None:
+    """A documented row is never calibrated: a sandbox that differs from the documents is broken."""
+    from harness.catalog.overlay import Mismatch
+
+    row = betterpayment().error("BP-ERR-149-URL")
+    assert row.provenance.value == "documented"
+    wrong = {"error_code": 150, "error_message": row.render(field="postback_url")["error_message"]}
+    with pytest.raises(CheckFailed) as caught:
+        bp_checks.expect_error(_answer(200, wrong), row.id, field="postback_url")
+    assert not isinstance(caught.value, Mismatch)
+
+
 def test_bp_payment_check_names_the_field_that_differs() -> None:
     answer = betterpayment().seed_examples.direct_response
     sent = dict(seed_request())

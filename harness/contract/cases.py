@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from harness.cards import random_text
+
 __all__ = [
     "CACHE_DIR_ENV",
     "RECEIVER_PLACEHOLDER",
@@ -70,7 +72,7 @@ def fresh_value(kind: str = "token") -> str:
         value = str(uuid.uuid4())
         _MINTED_UUIDS.add(value)
         return value
-    return f"{_FRESH_PREFIX}{uuid.uuid4().hex[:17]}"
+    return f"{_FRESH_PREFIX}{random_text(17)}"  # no digit run a target could mask as a card number
 
 
 def default_cache_dir(variables: Mapping[str, str]) -> Path:

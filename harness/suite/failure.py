@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import httpx
 
 from harness.catalog import known_pans
+from harness.catalog.overlay import CALIBRATABLE, Mismatch
 from harness.redaction import redact_text
 
 #: How much of a body a failure message shows.
@@ -25,6 +26,19 @@ class CheckFailed(AssertionError):
 
 def fail(message: str) -> NoReturn:
     raise CheckFailed(redact_text(message, known_pans=known_pans()))
+
+
+def mismatch(api: str, entry: str, field: str, expected: Any, observed: Any, message: str) -> NoReturn:
+    """Fail because an answer differs from a catalog value that is ours to calibrate (an adopted or observed
+    entry): the Mismatch names the entry and field the way a calibration overlay does, so a sandbox run reports
+    it as an unconfirmed assumption and `paycert calibrate` can record the observed value (harness/catalog/
+    overlay.py). The message is redacted like every other."""
+    raise Mismatch(api, entry, field, expected, observed, redact_text(message, known_pans=known_pans()))
+
+
+def calibratable(provenance: object) -> bool:
+    """Whether a catalog entry of this provenance may be calibrated (a documented one never is)."""
+    return str(getattr(provenance, "value", provenance)) in CALIBRATABLE
 
 
 def ensure(condition: object, message: str) -> None:

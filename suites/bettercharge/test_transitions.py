@@ -12,12 +12,11 @@ import pytest
 
 from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Transition
-from harness.catalog.overlay import Mismatch
 from harness.suite.bettercharge.checks import error_row_of, expect_error, expect_payment
 from harness.suite.bettercharge.requests import Api
 from harness.suite.bettercharge.scenarios import Scenario
 from harness.suite.bettercharge.views import state_id, transition_label
-from harness.suite.failure import same
+from harness.suite.failure import mismatch, same
 
 CATALOG = bettercharge()
 
@@ -50,9 +49,9 @@ def test_transition(api: Api, request: pytest.FixtureRequest, cell: Transition) 
         same(cell.expect.status, row.status, f"catalog: status of {cell.id} against its error row {row.id}")
         other = error_row_of(response)
         if other is not None and other.id != row.id:  # another documented error than the adopted choice
-            raise Mismatch("bettercharge", cell.id, "expect", {"status": row.status, "error": row.id},
-                           {"status": other.status, "error": other.id},
-                           f"{cell.id}: expected {row.id} (HTTP {row.status}), got {other.id} (HTTP {other.status})")
+            mismatch("bettercharge", cell.id, "expect", {"status": row.status, "error": row.id},
+                     {"status": other.status, "error": other.id},
+                     f"{cell.id}: expected {row.id} (HTTP {row.status}), got {other.id} (HTTP {other.status})")
         expect_error(response, row.id, bcId=scenario.bc_id, identifier=scenario.bc_id)
         same(api.get(scenario.bc_id, state=situation.state), before, f"the payment after the refused {cell.operation}")
         return

@@ -20,11 +20,9 @@ from harness import openapi
 from harness.cards import mask_digits
 from harness.catalog import bettercharge, known_pans
 from harness.catalog.bettercharge import ErrorRow
-from harness.catalog.overlay import Mismatch
-from harness.redaction import redact_text
 from harness.suite import schema
 from harness.suite.answers import expect_status, json_body
-from harness.suite.failure import fail, same, show
+from harness.suite.failure import fail, mismatch, same, show
 
 API = "bettercharge"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -154,13 +152,11 @@ def expect_payment(response: httpx.Response, op_name: str, *, state: str | None 
     expected = status if status is not None else bettercharge().operation(op_name).success
     if response.status_code != expected:
         where = (entry, "expect.status") if entry else (f"operation:{op_name}", "success")
-        raise Mismatch(API, *where, expected, response.status_code,
-                       redact_text(f"expected HTTP {expected}: {show(response)}", known_pans=known_pans()))
+        mismatch(API, *where, expected, response.status_code, f"expected HTTP {expected}: {show(response)}")
     body: dict[str, Any] = check_common(op_name, response)
     if state is not None and body.get("state") != state and entry:
-        raise Mismatch(API, entry, "expect.state", state, body.get("state"),
-                       redact_text(f"state: expected {state!r}, got {body.get('state')!r}\n  in: {show(response)}",
-                                   known_pans=known_pans()))
+        mismatch(API, entry, "expect.state", state, body.get("state"),
+                 f"state: expected {state!r}, got {body.get('state')!r}\n  in: {show(response)}")
     if state is not None:
         same(body.get("state"), state, "state", response)
     return body

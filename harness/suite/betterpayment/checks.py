@@ -24,7 +24,7 @@ from harness.catalog import betterpayment
 from harness.simulator_control import SimulatorControl
 from harness.suite import schema
 from harness.suite.answers import expect_status, json_body
-from harness.suite.failure import ensure, fail, same, show
+from harness.suite.failure import calibratable, ensure, fail, mismatch, same, show
 
 from .views import error_statuses, money, seed_request, status_name
 
@@ -48,10 +48,22 @@ def expect_error(response: httpx.Response, error_id: str, /, **values: Any) -> d
     target uses is the separate, adopted requirement BP-ERROR-HTTP-STATUS (test_error_transport.py)."""
     err = betterpayment().error(error_id)
     allowed = error_statuses(error_id)
+    ours = calibratable(err.provenance)  # Better Payment's error codes and their statuses are adopted
     if response.status_code not in allowed:
-        fail(f"expected HTTP {' or '.join(map(str, sorted(allowed)))} ({err.name}, error_code {err.code}); "
-             f"got {show(response)}")
+        message = (f"expected HTTP {' or '.join(map(str, sorted(allowed)))} ({err.name}, error_code {err.code}); "
+                   f"got {show(response)}")
+        if ours and response.status_code < 500:  # a 5xx is the target failing, nothing to calibrate
+            mismatch(API, err.id, "http_status", err.http_status, response.status_code, message)
+        fail(message)
     body = json_body(response)
+    code = body.get("error_code") if isinstance(body, dict) else None
+    if ours and isinstance(code, int) and not isinstance(code, bool) and code != err.code:
+        mismatch(API, err.id, "code", err.code, code,
+                 f"{err.name}: error_code expected {err.code}, got {code}\n  in: {show(response)}")
+    text = body.get("error_message") if isinstance(body, dict) else None
+    if ours and "{" not in err.message and isinstance(text, str) and text != err.message:
+        mismatch(API, err.id, "message", err.message, text,
+                 f"{err.name}: error_message expected {err.message!r}, got {text!r}\n  in: {show(response)}")
     same(body, err.render(**values), f"{err.name} error body", response)
     validate(openapi.SchemaTarget(component="Error"), body)
     return dict(body)
