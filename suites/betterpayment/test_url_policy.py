@@ -2,28 +2,21 @@
 documentation): error 149.
 
 Proves that each URL field of the catalog's policy (postback, success, error, Wero checkout URL) is refused with
-error 149 naming the field when it is not https://, for every payment type that takes the field; and, for the
-simulator's own profiles, that the default one accepts loopback http:// URLs (so suites can receive postbacks
-locally) while the strict one (`paycert simulate --strict`) refuses them too.
+error 149 naming the field when it is not https://, for every payment type that takes the field; and, on a
+simulator, that loopback http:// URLs are accepted (the test-data convention that lets the suites receive
+postbacks locally). The strict profile (`paycert simulate --strict`) is a switch of the simulator, proven in the
+project's own tests (tests/test_simulator_url_profiles.py), not here.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from harness.catalog import betterpayment
-from harness.clients.betterpayment import BetterPaymentClient
 from harness.receiver import PostbackReceiver
-from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_error, expect_payment
 from harness.suite.betterpayment.requests import Urls, body_for, http_variant, loopback_hosts, mpi_body, mpi_values
 from harness.suite.betterpayment.views import block_of, card_type, seed_request
@@ -81,52 +74,3 @@ def test_default_profile_accepts_loopback_http(client: Any, urls: Urls, postback
     for field in ("postback_url", "success_url", "error_url"):
         body = mpi_body(urls, **{field: f"http://{host}:{port}/paycert-loopback"})
         expect_payment(client.payment(body), "payment", body, status_code=CAT.outcomes.success_status["payment"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def strict_simulator(paycert_target: Any) -> Iterator[str]:
-    """A second simulator process started with --strict (the CLI's profile switch); stopped by its own pid."""
-    port = _free_port()
-    env = dict(os.environ)
-    s = paycert_target.settings.betterpayment
-    env.update({"BETTERPAYMENT_API_KEY": s.api_key, "BETTERPAYMENT_API_PASSWORD": s.api_password,
-                "PAYCERT_TARGET": "simulator"})
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "simulate", "--strict", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        with SimulatorControl(url, timeout=1) as control:
-            while not control.ready():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode()[-500:] if proc.stderr else ""
-                    pytest.fail(f"the strict simulator did not start: {err}")
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-@pytest.mark.simulator_only
-@pytest.mark.requirement("BP-URL-STRICT", URL_ERROR)
-def test_strict_profile_refuses_loopback_http(paycert_target: Any, urls: Urls, strict_simulator: str) -> None:
-    s = paycert_target.settings.betterpayment
-    with BetterPaymentClient(strict_simulator, s.api_key, s.api_password) as strict:
-        for host in loopback_hosts():
-            for field in ("postback_url", "success_url", "error_url"):
-                https = {"postback_url": _https_reachable("postback_url", paycert_target)}
-                body = mpi_body(urls, **(https | {field: f"http://{host}/x"}))
-                expect_error(strict.payment(body), URL_ERROR, field=field)
-        secure = mpi_body(urls, postback_url=_https_reachable("postback_url", paycert_target))
-        expect_payment(strict.payment(secure), "payment", secure, status_code=CAT.outcomes.success_status["payment"])
