@@ -5,10 +5,12 @@ in one would be mirrored rather than caught. Both schemes are described in the c
 (``postbacks.checksum`` and ``postbacks.signature``):
 
 - legacy ``checksum`` field: lower-hex SHA-1 of (the body without the checksum parameter + incoming key),
-  sent as the last parameter (official plugins, betterpayment.md §6.5);
+  sent as the last parameter (the official plugins: better-payment/bp-plugin-shopware6-api2
+  src/Controller/WebhookController.php, bp-plugin-woocommerce-api2 includes/api/webhook.php);
 - ``Gateway-Webhook-Signature`` header: base64 HMAC-SHA256 with key = raw body and message = webhook key.
   That argument order is unusual, but it is the only one that reproduces the vector on the vendor's doc page
-  (betterpayment.md §6.4); ``signature_conventional`` gives the usual order for comparison.
+  (Better Payment's postback documentation, its example vector); ``signature_conventional`` gives the usual
+  order for comparison.
 
 Encoding is PHP's, byte for byte: the official PHP plugins verify a postback by parsing it and rebuilding the
 string with ``http_build_query`` (RFC 1738, i.e. PHP ``urlencode``: letters, digits and ``-_.`` stay, space is
@@ -143,7 +145,7 @@ def split_checksum(raw_body: str | bytes) -> tuple[str, str | None]:
     """(the raw body without its checksum parameter, the checksum value or None), other bytes untouched.
 
     The body is cut at the raw parameter level, so it is hashed exactly as received, whatever encoder the
-    sender used (betterpayment.md §6.5: hashing the raw body is the safe way to match).
+    sender used (as systopia/de.systopia.betterpayment does: hashing the raw body is the safe way to match).
     """
     params = _params(raw_body)
     value: str | None = None

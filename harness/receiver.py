@@ -81,7 +81,7 @@ class PostbackReceiver:
 
     `fail_first` deliveries are answered `fail_status` (500) so the sender retries; afterwards every POST gets
     200, unless `reject_invalid` is set, in which case a bad checksum or signature gets 401 (what the official
-    plugins answer, betterpayment.md §6.1).
+    plugins answer: better-payment/bp-plugin-shopware6-api2 src/Controller/WebhookController.php).
     """
 
     def __init__(
