@@ -11,7 +11,8 @@ Exceptions::
         └── InfrastructureError     retries exhausted on 429/5xx or a transport error, or no budget slot:
                                     the run could not reach a verdict, which is not a contract failure
 
-Retry semantics (the IETF draft "The Idempotency-Key HTTP Header Field"; Stripe's SDK as reference): retry 429, 5xx and transport errors, at most
+Retry semantics (the IETF draft "The Idempotency-Key HTTP Header Field"; Stripe's SDK as reference): retry
+429, 5xx and transport errors, at most
 `max_attempts` attempts in all; wait ``Retry-After`` (capped at 60 s), else on a 429 until
 ``X-RateLimit-Reset``, else an exponential backoff from 0.5 s doubling to 5 s with full jitter. Every attempt
 of one logical operation carries the same idempotency key, a v4 UUID generated per operation unless the caller
