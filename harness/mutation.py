@@ -233,7 +233,7 @@ def suite_arguments(suite: Path, hint: str = "") -> list[str]:
 
     def related(module: Path) -> bool:  # "postback" ~ "postbacks", "status" ~ "statuses"
         return any(a.startswith(b) or b.startswith(a) for a in _words(module.stem) - {"test"} for b in wanted
-                   if min(len(a), len(b)) >= 4)
+                   if min(len(a), len(b)) >= 3)
 
     first = [m for m in modules if related(m)]
     return [str(m) for m in first + [m for m in modules if m not in first]]
