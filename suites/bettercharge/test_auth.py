@@ -15,6 +15,8 @@ import pytest
 
 from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Operation
+from harness.plugin import Target
+from harness.simulator_control import SimulatorControl
 from harness.suite.bettercharge.checks import expect_error, expect_payment
 from harness.suite.bettercharge.requests import Api, ClientFactory
 from harness.suite.bettercharge.views import unique
@@ -57,26 +59,26 @@ def _row(rule_id: str) -> Any:
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-MISSING-KEY"))
-def test_missing_api_key(api: Api, paycert_target: Any, op: Operation) -> None:
+def test_missing_api_key(api: Api, paycert_target: Target, op: Operation) -> None:
     headers = {AUTH.partner_header: paycert_target.settings.bettercharge.partner_id}
     expect_error(_send(api, op, headers), _row("BC-AUTH-MISSING-KEY"))
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-WRONG-KEY"))
-def test_wrong_api_key(api: Api, paycert_target: Any, op: Operation) -> None:
+def test_wrong_api_key(api: Api, paycert_target: Target, op: Operation) -> None:
     headers = {AUTH.api_key_header: unique("wrong-key"),
                AUTH.partner_header: paycert_target.settings.bettercharge.partner_id}
     expect_error(_send(api, op, headers), _row("BC-AUTH-WRONG-KEY"))
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-MISSING-PARTNER"))
-def test_missing_partner(api: Api, paycert_target: Any, op: Operation) -> None:
+def test_missing_partner(api: Api, paycert_target: Target, op: Operation) -> None:
     headers = {AUTH.api_key_header: paycert_target.settings.bettercharge.api_key}
     expect_error(_send(api, op, headers), _row("BC-AUTH-MISSING-PARTNER"))
 
 
 @pytest.mark.parametrize("op", _rule_cases("BC-AUTH-UNKNOWN-PARTNER"))
-def test_unknown_partner(api: Api, paycert_target: Any, op: Operation) -> None:
+def test_unknown_partner(api: Api, paycert_target: Target, op: Operation) -> None:
     headers = {AUTH.api_key_header: paycert_target.settings.bettercharge.api_key,
                AUTH.partner_header: unique("no-such-partner")}
     expect_error(_send(api, op, headers), _row("BC-AUTH-UNKNOWN-PARTNER"))
@@ -90,7 +92,7 @@ def _payment_operations() -> list[Any]:
 
 @pytest.mark.simulator_only
 @pytest.mark.parametrize("op", _payment_operations())
-def test_other_partners_payment_is_forbidden(api: Api, make_client: ClientFactory, simulator_control: Any,
+def test_other_partners_payment_is_forbidden(api: Api, make_client: ClientFactory, simulator_control: SimulatorControl,
                                              op: Operation) -> None:
     sim = CATALOG.simulator
     other = make_client(api_key=sim.other_api_key, partner_id=sim.other_partner_id)

@@ -17,6 +17,7 @@ import pytest
 from harness.catalog import bettercharge
 from harness.catalog.bettercharge import ErrorRow
 from harness.clients import InfrastructureError, RetryPolicy
+from harness.simulator_control import SimulatorControl
 from harness.suite.bettercharge.checks import expect_error, expect_payment
 from harness.suite.bettercharge.requests import Api, ClientFactory
 from harness.suite.bettercharge.scenarios import Scenario
@@ -43,7 +44,7 @@ FAULT_ROWS = [pytest.param(row, marks=pytest.mark.requirement(row.id), id=row.id
 
 @pytest.mark.simulator_only
 @pytest.mark.parametrize("row", FAULT_ROWS)
-def test_fault_on_capture_changes_nothing(api: Api, simulator_control: Any, row: ErrorRow) -> None:
+def test_fault_on_capture_changes_nothing(api: Api, simulator_control: SimulatorControl, row: ErrorRow) -> None:
     scenario = Scenario(api, simulator_control)
     before = scenario.reach("AUTHORIZED")
     kind, values = fault_for(row)
@@ -56,7 +57,7 @@ def test_fault_on_capture_changes_nothing(api: Api, simulator_control: Any, row:
 @pytest.mark.simulator_only
 @pytest.mark.parametrize("row", FAULT_ROWS)
 def test_persistent_fault_ends_in_infrastructure_error(api: Api, make_client: ClientFactory,
-                                                       simulator_control: Any, row: ErrorRow) -> None:
+                                                       simulator_control: SimulatorControl, row: ErrorRow) -> None:
     client = make_client(retry=RETRYING)
     kind, values = fault_for(row)
     with simulator_control.bc_faults(kind, RETRYING.max_attempts, **values):
@@ -80,7 +81,7 @@ def _only_one_payment(api: Api, body: dict[str, Any], bc_id: str) -> None:
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BC-IDEM-REPLAY", "BC-IDEM-CONCURRENT")
-def test_delayed_answer(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
+def test_delayed_answer(api: Api, make_client: ClientFactory, simulator_control: SimulatorControl) -> None:
     body, key = api.body(), str(uuid.uuid4())
     impatient = make_client(timeout=CLIENT_TIMEOUT).without_retries()
     with simulator_control.bc_faults("delay", 1, seconds=DELAY_SECONDS), pytest.raises(InfrastructureError) as caught:
@@ -93,7 +94,8 @@ def test_delayed_answer(api: Api, make_client: ClientFactory, simulator_control:
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BC-IDEM-REPLAY", "BC-IDEM-CONCURRENT")
-def test_delayed_answer_retried_by_the_client(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
+def test_delayed_answer_retried_by_the_client(api: Api, make_client: ClientFactory,
+                                              simulator_control: SimulatorControl) -> None:
     body = api.body()
     client = make_client(timeout=CLIENT_TIMEOUT, retry=RETRYING)
     with simulator_control.bc_faults("delay", 1, seconds=DELAY_SECONDS):
@@ -105,7 +107,8 @@ def test_delayed_answer_retried_by_the_client(api: Api, make_client: ClientFacto
 @pytest.mark.parametrize("processed", [pytest.param(p, marks=pytest.mark.requirement("BC-IDEM-REPLAY"),
                                                     id="after-processing" if p else "before-processing")
                                        for p in (True, False)])
-def test_dropped_connection(api: Api, make_client: ClientFactory, simulator_control: Any, processed: bool) -> None:
+def test_dropped_connection(api: Api, make_client: ClientFactory, simulator_control: SimulatorControl,
+                            processed: bool) -> None:
     body, key = api.body(), str(uuid.uuid4())
     with simulator_control.bc_faults("drop", 1, process=processed), pytest.raises(InfrastructureError) as caught:
         api.client.without_retries().authorize(body, idempotency_key=key)
@@ -117,7 +120,7 @@ def test_dropped_connection(api: Api, make_client: ClientFactory, simulator_cont
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BC-IDEM-REPLAY")
 def test_dropped_connection_retried_by_the_client(api: Api, make_client: ClientFactory,
-                                                  simulator_control: Any) -> None:
+                                                  simulator_control: SimulatorControl) -> None:
     body = api.body()
     client = make_client(retry=RETRYING)
     with simulator_control.bc_faults("drop", 1, process=True):

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from harness.catalog import bettercharge
+from harness.simulator_control import SimulatorControl
 from harness.suite.bettercharge.checks import expect_error, expect_payment, expect_status
 from harness.suite.bettercharge.requests import Api, ClientFactory
 from harness.suite.bettercharge.scenarios import Scenario
@@ -117,7 +118,7 @@ def test_stored_error_is_replayed(api: Api) -> None:
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BC-IDEM-EXPIRY", "BC-IDEM-REPLAY")
-def test_key_expires_after_the_retention(api: Api, simulator_control: Any) -> None:
+def test_key_expires_after_the_retention(api: Api, simulator_control: SimulatorControl) -> None:
     k, body = key(), api.body()
     first = expect_payment(api.client.authorize(body, idempotency_key=k), "authorize", state=_AUTHORIZED)
     simulator_control.advance(IDEM.retention_seconds - 60)
@@ -130,7 +131,8 @@ def test_key_expires_after_the_retention(api: Api, simulator_control: Any) -> No
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BC-IDEM-SCOPE")
-def test_api_keys_do_not_share_results(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
+def test_api_keys_do_not_share_results(api: Api, make_client: ClientFactory,
+                                       simulator_control: SimulatorControl) -> None:
     sim = CATALOG.simulator
     other = make_client(api_key=sim.other_api_key, partner_id=sim.other_partner_id)
     k = key()

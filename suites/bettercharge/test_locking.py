@@ -14,6 +14,7 @@ import pytest
 
 from harness.catalog import bettercharge
 from harness.catalog.bettercharge import Transition
+from harness.simulator_control import SimulatorControl
 from harness.suite.bettercharge.checks import expect_error, expect_payment
 from harness.suite.bettercharge.requests import Api, ClientFactory
 from harness.suite.bettercharge.scenarios import Scenario, race
@@ -33,7 +34,7 @@ CASES = [
 
 @pytest.mark.simulator_only
 @pytest.mark.parametrize("cell", CASES)
-def test_concurrent_operations_one_is_locked(api: Api, make_client: ClientFactory, simulator_control: Any,
+def test_concurrent_operations_one_is_locked(api: Api, make_client: ClientFactory, simulator_control: SimulatorControl,
                                              cell: Transition) -> None:
     scenario = Scenario(api)
     scenario.reach(cell.from_)

@@ -12,13 +12,12 @@ which the client retries (Retry-After) and the report classifies as infrastructu
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
 from harness.catalog import bettercharge
 from harness.clients import BetterChargeClient
+from harness.simulator_control import SimulatorControl
 from harness.suite.bettercharge.checks import (
     check_no_card_data,
     check_rate_headers,
@@ -132,7 +131,8 @@ def test_the_request_after_the_last_one_gets_429(api: Api, make_client: ClientFa
 @pytest.mark.simulator_only
 @pytest.mark.provokes_rate_limit
 @pytest.mark.requirement(RL.id, "BC-RATE-RESET")
-def test_requests_pass_again_after_the_reset(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
+def test_requests_pass_again_after_the_reset(api: Api, make_client: ClientFactory,
+                                             simulator_control: SimulatorControl) -> None:
     client = make_client(budget=False).without_retries()
     refused = exhaust(client, alone=api.target.embedded)
     now = simulator_control.now()
@@ -153,7 +153,8 @@ def test_requests_pass_again_after_the_reset(api: Api, make_client: ClientFactor
 @pytest.mark.simulator_only
 @pytest.mark.provokes_rate_limit
 @pytest.mark.requirement(RL.id, "BC-RATE-PER-KEY")
-def test_the_limit_is_counted_per_api_key(api: Api, make_client: ClientFactory, simulator_control: Any) -> None:
+def test_the_limit_is_counted_per_api_key(api: Api, make_client: ClientFactory,
+                                          simulator_control: SimulatorControl) -> None:
     sim = CATALOG.simulator
     ours = make_client(budget=False).without_retries()
     theirs = make_client(api_key=sim.other_api_key, partner_id=sim.other_partner_id, budget=False).without_retries()

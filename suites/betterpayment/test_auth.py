@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
+from harness.plugin import Target
 from harness.suite.betterpayment.checks import expect_error, expect_ok
 from harness.suite.betterpayment.requests import Urls, mpi_body
 
@@ -35,7 +37,7 @@ def _request(op_name: str, urls: Urls) -> tuple[str, str, dict[str, Any] | None]
     return op.method, path, {"transaction_id": str(uuid.uuid4())}
 
 
-def _send(client: Any, op_name: str, urls: Urls, authorization: str | None) -> httpx.Response:
+def _send(client: BetterPaymentClient, op_name: str, urls: Urls, authorization: str | None) -> httpx.Response:
     method, path, body = _request(op_name, urls)
     headers = {"Authorization": authorization} if authorization is not None else None
     return client.raw(method, path, json=body, headers=headers, authenticate=authorization is not None)
@@ -59,7 +61,7 @@ def test_documented_example_header_is_basic_of_key_and_password() -> None:
 
 
 @pytest.mark.requirement("BP-AUTH-BASIC", "BP-ERR-0-NONE")
-def test_configured_credentials_are_accepted(client: Any, urls: Urls, paycert_target: Any) -> None:
+def test_configured_credentials_are_accepted(client: BetterPaymentClient, urls: Urls, paycert_target: Target) -> None:
     s = paycert_target.settings.betterpayment
     response = client.raw("POST", CAT.operation("payment").path, json=mpi_body(urls),
                           headers={"Authorization": _basic(s.api_key, s.api_password)})
@@ -73,11 +75,11 @@ def test_configured_credentials_are_accepted(client: Any, urls: Urls, paycert_ta
 
 @pytest.mark.requirement("BP-AUTH-MISSING", AUTH_ERROR)
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_missing_authorization_is_refused(client: Any, urls: Urls, operation: str) -> None:
+def test_missing_authorization_is_refused(client: BetterPaymentClient, urls: Urls, operation: str) -> None:
     expect_error(_send(client, operation, urls, None), AUTH_ERROR)
 
 
-def _wrong_credentials(paycert_target: Any) -> dict[str, str]:
+def _wrong_credentials(paycert_target: Target) -> dict[str, str]:
     s = paycert_target.settings.betterpayment
     unknown = f"paycert-unknown-{uuid.uuid4().hex[:12]}"
     return {
@@ -94,13 +96,14 @@ WRONG_KINDS = ["wrong-password", "unknown-key", "empty-password", "swapped", "pa
 
 @pytest.mark.requirement("BP-AUTH-WRONG", AUTH_ERROR)
 @pytest.mark.parametrize("kind", WRONG_KINDS)
-def test_wrong_credentials_are_refused_on_every_endpoint(client: Any, urls: Urls, paycert_target: Any,
+def test_wrong_credentials_are_refused_on_every_endpoint(client: BetterPaymentClient, urls: Urls,
+                                                         paycert_target: Target,
                                                          kind: str) -> None:
     for op in CAT.operations:  # the error message names the request, so a failure says which endpoint
         expect_error(_send(client, op.name, urls, _wrong_credentials(paycert_target)[kind]), AUTH_ERROR)
 
 
-def _malformed(paycert_target: Any) -> dict[str, str]:
+def _malformed(paycert_target: Target) -> dict[str, str]:
     s = paycert_target.settings.betterpayment
     b64 = base64.b64encode
     return {
@@ -122,6 +125,7 @@ MALFORMED_KINDS = ["bearer-scheme", "no-credentials", "padding-only", "not-base6
 
 @pytest.mark.requirement("BP-AUTH-MALFORMED", AUTH_ERROR)
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
-def test_malformed_authorization_is_refused(client: Any, urls: Urls, paycert_target: Any, kind: str) -> None:
+def test_malformed_authorization_is_refused(client: BetterPaymentClient, urls: Urls, paycert_target: Target,
+                                            kind: str) -> None:
     for op in CAT.operations:
         expect_error(_send(client, op.name, urls, _malformed(paycert_target)[kind]), AUTH_ERROR)

@@ -12,12 +12,13 @@ Boundaries on the simulator clock or the simulator's own settings are simulator-
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from harness.catalog import betterpayment
 from harness.catalog.boundaries import Boundary, Side
+from harness.clients import BetterPaymentClient
+from harness.plugin import Target
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.probes import PROBES, ProbeContext
 from harness.suite.betterpayment.requests import Urls
@@ -36,7 +37,7 @@ def own_receiver(bp_keys: tuple[str, str]) -> Iterator[PostbackReceiver]:
 
 
 @pytest.mark.parametrize(("boundary", "side"), boundary_cases(betterpayment().all_boundaries))
-def test_boundary(boundary: Boundary, side: Side, client: Any, urls: Urls, paycert_target: Any,
+def test_boundary(boundary: Boundary, side: Side, client: BetterPaymentClient, urls: Urls, paycert_target: Target,
                   request: pytest.FixtureRequest) -> None:
     control = request.getfixturevalue("simulator_control") if paycert_target.is_simulator else None
     receiver = request.getfixturevalue("own_receiver") if boundary.probe in POSTBACK_PROBES else None

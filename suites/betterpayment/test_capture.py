@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
+from harness.plugin import Target
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import (
     expect_error,
@@ -48,12 +50,12 @@ def _brand(pan: str) -> str | None:
     return None
 
 
-def _captured(client: Any, tid: str) -> Decimal:
+def _captured(client: BetterPaymentClient, tid: str) -> Decimal:
     return money(get_transaction(client, tid)["captured_amount"])
 
 
 @pytest.mark.requirement("BP-AUTHORIZE", "BP-STATUS-AUTHORIZED", "BP-STATUS-PENDING")
-def test_authorize_with_and_without_own_mpi(client: Any, urls: Urls) -> None:
+def test_authorize_with_and_without_own_mpi(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     stored = get_transaction(client, tid)
     assert (stored["status_code"], stored["status"]) == (AUTHORIZED, CAT.status(AUTHORIZED).name)
@@ -63,7 +65,7 @@ def test_authorize_with_and_without_own_mpi(client: Any, urls: Urls) -> None:
 
 
 @pytest.mark.requirement("BP-CAPTURE-FULL", "BP-STATUS-COMPLETED", "BP-ERR-0-NONE")
-def test_full_capture(client: Any, urls: Urls, paycert_target: Any) -> None:
+def test_full_capture(client: BetterPaymentClient, urls: Urls, paycert_target: Target) -> None:
     sent, tid = authorized(client, urls)
     body = expect_operation(client.capture(tid), "capture", COMPLETED)
     assert body["transaction_id"] == tid and body["order_id"] == sent["order_id"]
@@ -80,7 +82,7 @@ def test_full_capture(client: Any, urls: Urls, paycert_target: Any) -> None:
 
 
 @pytest.mark.requirement("BP-CAPTURE-PARTIAL")
-def test_partial_capture_leaves_the_rest_capturable(client: Any, urls: Urls) -> None:
+def test_partial_capture_leaves_the_rest_capturable(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     first = (seed_amount() / 3).quantize(CENT)
     expect_operation(client.capture(tid, money_text(first)), "capture", COMPLETED)
@@ -90,7 +92,7 @@ def test_partial_capture_leaves_the_rest_capturable(client: Any, urls: Urls) -> 
 
 
 @pytest.mark.requirement("BP-CAPTURE-REPEATED")
-def test_repeated_partial_captures_up_to_the_authorization(client: Any, urls: Urls) -> None:
+def test_repeated_partial_captures_up_to_the_authorization(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     parts = [Decimal("1.00"), Decimal("2.50"), seed_amount() - Decimal("3.50")]
     total = Decimal(0)
@@ -110,7 +112,7 @@ def test_repeated_partial_captures_up_to_the_authorization(client: Any, urls: Ur
 @pytest.mark.requirement("BP-CAPTURE-TOO-MUCH", "BP-ERR-208-CAPTURE-EXCEEDS")
 @pytest.mark.parametrize("before", [pytest.param(Decimal(0), id="fresh"),
                                     pytest.param(Decimal("5.00"), id="after-partial")])
-def test_capture_above_the_authorization_is_refused(client: Any, urls: Urls, before: Decimal) -> None:
+def test_capture_above_the_authorization_is_refused(client: BetterPaymentClient, urls: Urls, before: Decimal) -> None:
     _sent, tid = authorized(client, urls)
     if before:
         expect_operation(client.capture(tid, money_text(before)), "capture", COMPLETED)
@@ -121,19 +123,19 @@ def test_capture_above_the_authorization_is_refused(client: Any, urls: Urls, bef
     assert _captured(client, tid) == before
 
 
-def _pending(client: Any, urls: Urls) -> str:
+def _pending(client: BetterPaymentClient, urls: Urls) -> str:
     return pending(client, urls, "authorize")[1]
 
 
-def _declined(client: Any, urls: Urls) -> str:
+def _declined(client: BetterPaymentClient, urls: Urls) -> str:
     return declined(client, urls)[1]
 
 
-def _reversed(client: Any, urls: Urls) -> str:
+def _reversed(client: BetterPaymentClient, urls: Urls) -> str:
     return reversed_authorization(client, urls)[1]
 
 
-def _one_step(client: Any, urls: Urls) -> str:
+def _one_step(client: BetterPaymentClient, urls: Urls) -> str:
     return completed(client, urls)[1]
 
 
@@ -147,7 +149,7 @@ NOT_CAPTURABLE = [
 
 @pytest.mark.requirement("BP-CAPTURE-NOT-ALLOWED", "BP-ERR-210-STATUS")
 @pytest.mark.parametrize(("make", "status"), NOT_CAPTURABLE)
-def test_capture_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
+def test_capture_not_allowed_in_this_status(client: BetterPaymentClient, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
     before, after = expect_refused_in_status(client, tid, status, "capture", lambda: client.capture(tid))
     assert (after["status_code"], after["captured_amount"]) == (before["status_code"], before["captured_amount"])
@@ -155,13 +157,13 @@ def test_capture_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, 
 
 @pytest.mark.requirement("BP-ERR-207-UNKNOWN-TRANSACTION")
 @pytest.mark.parametrize("operation", [op.name for op in CAT.operations if op.name in CAT.request_fields])
-def test_operation_on_an_unknown_transaction(client: Any, operation: str) -> None:
+def test_operation_on_an_unknown_transaction(client: BetterPaymentClient, operation: str) -> None:
     unknown = str(uuid.uuid4())
     expect_error(getattr(client, operation)(unknown), "BP-ERR-207-UNKNOWN-TRANSACTION", transaction_id=unknown)
 
 
 @pytest.mark.requirement("BP-PB-CAPTURE-REVERSE", "BP-PB-COMPLETED-FIELDS")
-def test_capture_is_posted_with_the_new_status(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_capture_is_posted_with_the_new_status(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
                                                bp_keys: tuple[str, str]) -> None:
     sent, tid = authorized(client, urls)
     [first] = wait_postbacks(postbacks, tid)

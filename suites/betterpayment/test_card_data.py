@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_no_card_data, expect_operation, expect_payment, json_body
@@ -28,7 +29,7 @@ CAT = betterpayment()
 PAN = CAT.seed_card_pan
 
 
-def _lifecycle(client: Any, urls: Urls) -> tuple[list[httpx.Response], dict[str, Any], list[str]]:
+def _lifecycle(client: BetterPaymentClient, urls: Urls) -> tuple[list[httpx.Response], dict[str, Any], list[str]]:
     """Every kind of answer a card transaction produces, and the ids involved."""
     responses: list[httpx.Response] = []
     sent, paid = completed(client, urls)
@@ -50,7 +51,7 @@ def _lifecycle(client: Any, urls: Urls) -> tuple[list[httpx.Response], dict[str,
 
 
 @pytest.mark.requirement("BP-CARD-MASKED")
-def test_no_response_carries_card_data(client: Any, urls: Urls) -> None:
+def test_no_response_carries_card_data(client: BetterPaymentClient, urls: Urls) -> None:
     responses, sent, _ids = _lifecycle(client, urls)
     for response in responses:
         assert response.status_code == 200, f"{response.request.url.path}: {response.text[:300]}"
@@ -58,7 +59,7 @@ def test_no_response_carries_card_data(client: Any, urls: Urls) -> None:
 
 
 @pytest.mark.requirement("BP-CARD-MASKED")
-def test_capture_shows_last_four_and_brand_only(client: Any, urls: Urls) -> None:
+def test_capture_shows_last_four_and_brand_only(client: BetterPaymentClient, urls: Urls) -> None:
     sent, tid = authorized(client, urls)
     body = expect_operation(client.capture(tid), "capture")
     card_keys = sorted(k for k in body if k.startswith("card_"))
@@ -68,7 +69,7 @@ def test_capture_shows_last_four_and_brand_only(client: Any, urls: Urls) -> None
 
 
 @pytest.mark.requirement("BP-CARD-MASKED")
-def test_postbacks_carry_no_card_data(client: Any, urls: Urls, postbacks: PostbackReceiver) -> None:
+def test_postbacks_carry_no_card_data(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver) -> None:
     _responses, sent, ids = _lifecycle(client, urls)
     for tid in ids:
         for delivery in wait_postbacks(postbacks, tid):
@@ -78,7 +79,8 @@ def test_postbacks_carry_no_card_data(client: Any, urls: Urls, postbacks: Postba
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-CARD-MASKED")
-def test_simulator_keeps_the_card_masked(client: Any, urls: Urls, simulator_control: SimulatorControl) -> None:
+def test_simulator_keeps_the_card_masked(client: BetterPaymentClient, urls: Urls,
+                                         simulator_control: SimulatorControl) -> None:
     sent = mpi_body(urls)
     tid = expect_payment(client.payment(sent), "payment", sent,
                          status_code=CAT.outcomes.success_status["payment"])["transaction_id"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.suite.betterpayment.checks import expect_error, expect_ok, json_body
 from harness.suite.betterpayment.requests import Urls, mpi_body
 
@@ -42,8 +43,9 @@ CONTENT_TYPES = {
 
 @pytest.mark.requirement("BP-CONTENT-TYPE", "BP-ERR-202-CONTENT-TYPE")
 @pytest.mark.parametrize("content_type", list(CONTENT_TYPES))
-def test_post_without_json_content_type_is_refused(client: Any, urls: Urls, content_type: str) -> None:
-    headers = {} if CONTENT_TYPES[content_type] is None else {"Content-Type": CONTENT_TYPES[content_type]}
+def test_post_without_json_content_type_is_refused(client: BetterPaymentClient, urls: Urls, content_type: str) -> None:
+    value = CONTENT_TYPES[content_type]
+    headers: dict[str, str] = {} if value is None else {"Content-Type": value}
     for operation in POSTS:
         response = client.raw("POST", CAT.operation(operation).path, content=_valid_json(operation, urls),
                               headers=headers)
@@ -51,7 +53,7 @@ def test_post_without_json_content_type_is_refused(client: Any, urls: Urls, cont
 
 
 @pytest.mark.requirement("BP-CONTENT-TYPE")
-def test_json_with_charset_parameter_is_accepted(client: Any, urls: Urls) -> None:
+def test_json_with_charset_parameter_is_accepted(client: BetterPaymentClient, urls: Urls) -> None:
     body = mpi_body(urls)
     response = client.raw("POST", CAT.operation("payment").path, content=json.dumps(body).encode(),
                           headers={"Content-Type": f"{CAT.auth.content_type}; charset=utf-8"})
@@ -72,7 +74,7 @@ MALFORMED = {
 
 @pytest.mark.requirement("BP-MALFORMED-JSON", "BP-ERR-203-MALFORMED-JSON")
 @pytest.mark.parametrize("kind", list(MALFORMED))
-def test_malformed_json_is_refused(client: Any, kind: str) -> None:
+def test_malformed_json_is_refused(client: BetterPaymentClient, kind: str) -> None:
     for operation in POSTS:
         response = client.raw("POST", CAT.operation(operation).path, content=MALFORMED[kind],
                               headers={"Content-Type": CAT.auth.content_type})
@@ -82,7 +84,7 @@ def test_malformed_json_is_refused(client: Any, kind: str) -> None:
 # the limit is the simulator's setting (catalog `simulator.max_body_bytes`); the gateway's is unknown
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-VALIDATION-ROBUST", "BP-ERR-218-TOO-LARGE")
-def test_oversized_body_is_refused(client: Any, urls: Urls) -> None:
+def test_oversized_body_is_refused(client: BetterPaymentClient, urls: Urls) -> None:
     limit = CAT.simulator.max_body_bytes
     for operation in POSTS:
         body = json.loads(_valid_json(operation, urls))
@@ -98,7 +100,7 @@ def _wrong_methods(method: str) -> list[str]:
 
 @pytest.mark.requirement("BP-VALIDATION-ROBUST", "BP-ERR-216-METHOD")
 @pytest.mark.parametrize("operation", [pytest.param(op.name, id=op.name) for op in CAT.operations])
-def test_wrong_method_is_refused(client: Any, operation: str) -> None:
+def test_wrong_method_is_refused(client: BetterPaymentClient, operation: str) -> None:
     op = CAT.operation(operation)
     path = op.path.format(transaction_id=uuid.uuid4())
     for method in _wrong_methods(op.method):
@@ -111,7 +113,7 @@ UNKNOWN_PATHS = ["/rest/payments", "/rest/charge", "/rest/transactions", "/rest/
 
 @pytest.mark.requirement("BP-VALIDATION-ROBUST", "BP-ERR-217-ENDPOINT")
 @pytest.mark.parametrize("path", UNKNOWN_PATHS)
-def test_unknown_endpoint_is_refused(client: Any, path: str) -> None:
+def test_unknown_endpoint_is_refused(client: BetterPaymentClient, path: str) -> None:
     assert path not in {op.path for op in CAT.operations}, "test data names a real endpoint"
     for method in ("GET", "POST"):
         response = client.raw(method, path, json={} if method == "POST" else None)
@@ -133,7 +135,7 @@ HOSTILE_VALUES: dict[str, Any] = {
 
 @pytest.mark.requirement("BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize("kind", list(HOSTILE_VALUES))
-def test_hostile_values_get_a_client_error_body(client: Any, urls: Urls, kind: str) -> None:
+def test_hostile_values_get_a_client_error_body(client: BetterPaymentClient, urls: Urls, kind: str) -> None:
     """Whatever a field gets, the answer is a 4xx with the error body, or a normal answer; never a 5xx."""
     for field in ("amount", "order_id", "currency", "card_number", "postback_url"):
         body = mpi_body(urls)
@@ -154,7 +156,7 @@ ODD_IDS = {"not-a-uuid": "not-a-uuid", "very-long": "x" * 300, "nul": "%00", "tr
 
 @pytest.mark.requirement("BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize("kind", list(ODD_IDS))
-def test_odd_transaction_ids_get_a_client_error(client: Any, kind: str) -> None:
+def test_odd_transaction_ids_get_a_client_error(client: BetterPaymentClient, kind: str) -> None:
     for operation in GETS:
         path = CAT.operation(operation).path.format(transaction_id=ODD_IDS[kind])
         response = client.without_retries().raw("GET", path)

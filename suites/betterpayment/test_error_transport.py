@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
+from harness.plugin import Target
 from harness.suite.betterpayment.checks import declared_error_transport, expect_error
 from harness.suite.betterpayment.requests import Urls, body_for
 from harness.suite.betterpayment.views import payment_types
@@ -19,7 +21,7 @@ from harness.suite.failure import show
 CAT = betterpayment()
 
 
-def _provoke(client: Any, urls: Urls, error_id: str) -> Any:
+def _provoke(client: BetterPaymentClient, urls: Urls, error_id: str) -> Any:
     if error_id == "BP-ERR-204-MISSING-FIELDS":
         return client.payment({"payment_type": payment_types(flow="redirect")[0].name}), {}
     if error_id == "BP-ERR-206-PAYMENT-TYPE":
@@ -39,7 +41,8 @@ ERRORS = ["BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE", "BP-ERR-207-UN
 
 @pytest.mark.requirement("BP-ERROR-HTTP-STATUS")
 @pytest.mark.parametrize("error_id", ERRORS)
-def test_error_http_status_follows_the_declared_transport(paycert_target: Any, client: Any, urls: Urls,
+def test_error_http_status_follows_the_declared_transport(paycert_target: Target, client: BetterPaymentClient,
+                                                          urls: Urls,
                                                           request: pytest.FixtureRequest, error_id: str) -> None:
     control = request.getfixturevalue("simulator_control") if paycert_target.is_simulator else None
     transport = declared_error_transport(paycert_target, control)
@@ -55,7 +58,7 @@ def test_error_http_status_follows_the_declared_transport(paycert_target: Any, c
 
 @pytest.mark.requirement("BP-ERROR-TRANSPORT-CONSISTENT", "BP-ERR-204-MISSING-FIELDS", "BP-ERR-206-PAYMENT-TYPE",
              "BP-ERR-207-UNKNOWN-TRANSACTION", "BP-ERR-201-AUTH")
-def test_errors_travel_one_way(client: Any, urls: Urls) -> None:
+def test_errors_travel_one_way(client: BetterPaymentClient, urls: Urls) -> None:
     """Whichever transport a target uses, it uses it for every application error: a client that reads
     error_code from HTTP 200 bodies (WooCommerce, Magento) must not meet some errors as 4xx and others in band."""
     seen: dict[str, int] = {}

@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
+from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import (
     expect_error,
     expect_operation,
@@ -64,7 +66,7 @@ def _fresh(first: httpx.Response, again: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize("header", HEADERS)
-def test_same_key_replays_the_first_response(client: Any, urls: Urls, header: str) -> None:
+def test_same_key_replays_the_first_response(client: BetterPaymentClient, urls: Urls, header: str) -> None:
     sent, key = mpi_body(urls), _key()
     first = client.payment(sent, idempotency_key=key, idempotency_header=header)
     body = expect_payment(first, "payment", sent, status_code=SUCCESS)
@@ -77,7 +79,8 @@ def test_same_key_replays_the_first_response(client: Any, urls: Urls, header: st
 
 @pytest.mark.requirement("BP-IDEM-NO-SECOND-POSTBACK")
 @pytest.mark.parametrize("header", HEADERS)
-def test_replay_sends_no_second_postback(client: Any, urls: Urls, postbacks: PostbackReceiver, header: str) -> None:
+def test_replay_sends_no_second_postback(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
+                                         header: str) -> None:
     sent, key = mpi_body(urls), _key()
     first = client.payment(sent, idempotency_key=key, idempotency_header=header)
     tid = expect_payment(first, "payment", sent, status_code=SUCCESS)["transaction_id"]
@@ -91,7 +94,8 @@ def test_replay_sends_no_second_postback(client: Any, urls: Urls, postbacks: Pos
 @pytest.mark.requirement("BP-IDEM-OPERATIONS")
 @pytest.mark.parametrize("header", HEADERS)
 @pytest.mark.parametrize("operation", ["capture", "refund"])
-def test_operations_are_not_executed_twice(client: Any, urls: Urls, header: str, operation: str) -> None:
+def test_operations_are_not_executed_twice(client: BetterPaymentClient, urls: Urls, header: str,
+                                           operation: str) -> None:
     amount = Decimal("2.00")
     _sent, tid = authorized(client, urls) if operation == "capture" else completed(client, urls)
     key = _key()
@@ -103,7 +107,7 @@ def test_operations_are_not_executed_twice(client: Any, urls: Urls, header: str,
 
 
 @pytest.mark.requirement("BP-IDEMPOTENCY")
-def test_which_header_wins_when_both_are_sent(client: Any, urls: Urls) -> None:
+def test_which_header_wins_when_both_are_sent(client: BetterPaymentClient, urls: Urls) -> None:
     winner = IDEM.precedence
     loser = next(h for h in IDEM.headers if h != winner)
     sent, win_key, lose_key = mpi_body(urls), _key(), _key()
@@ -116,7 +120,8 @@ def test_which_header_wins_when_both_are_sent(client: Any, urls: Urls) -> None:
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-IDEM-RETENTION")
 @pytest.mark.parametrize("header", HEADERS)
-def test_key_expires_after_the_retention(client: Any, urls: Urls, simulator_control: Any, header: str) -> None:
+def test_key_expires_after_the_retention(client: BetterPaymentClient, urls: Urls, simulator_control: SimulatorControl,
+                                         header: str) -> None:
     sent, key = mpi_body(urls), _key()
     first = client.payment(sent, idempotency_key=key, idempotency_header=header)
     expect_payment(first, "payment", sent, status_code=SUCCESS)
@@ -129,7 +134,8 @@ def test_key_expires_after_the_retention(client: Any, urls: Urls, simulator_cont
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-IDEM-SCOPE")
 @pytest.mark.parametrize("header", HEADERS)
-def test_two_merchants_never_share_a_key(client: Any, other_client: Any, urls: Urls, header: str) -> None:
+def test_two_merchants_never_share_a_key(client: BetterPaymentClient, other_client: Any, urls: Urls,
+                                         header: str) -> None:
     sent, key = mpi_body(urls), _key()
     first = client.payment(sent, idempotency_key=key, idempotency_header=header)
     expect_payment(first, "payment", sent, status_code=SUCCESS)
@@ -141,7 +147,7 @@ def test_two_merchants_never_share_a_key(client: Any, other_client: Any, urls: U
 
 @pytest.mark.requirement("BP-IDEM-VALIDATION-NOT-STORED")
 @pytest.mark.parametrize("header", HEADERS)
-def test_refused_request_stores_nothing(client: Any, urls: Urls, header: str) -> None:
+def test_refused_request_stores_nothing(client: BetterPaymentClient, urls: Urls, header: str) -> None:
     sent, key = mpi_body(urls), _key()
     missing = "card_number"
     expect_error(client.payment({k: v for k, v in sent.items() if k != missing}, idempotency_key=key,
@@ -151,7 +157,8 @@ def test_refused_request_stores_nothing(client: Any, urls: Urls, header: str) ->
     assert IDEM.replay_header not in fixed.headers
 
 
-def _concurrently(client: Any, sent: dict[str, Any], key: str, header: str, count: int) -> list[httpx.Response]:
+def _concurrently(client: BetterPaymentClient, sent: dict[str, Any], key: str, header: str,
+                  count: int) -> list[httpx.Response]:
     barrier = threading.Barrier(count)
     results: list[httpx.Response | BaseException] = [RuntimeError("not run")] * count
 
@@ -174,7 +181,7 @@ def _concurrently(client: Any, sent: dict[str, Any], key: str, header: str, coun
 
 @pytest.mark.requirement("BP-IDEM-CONCURRENT")
 @pytest.mark.parametrize("header", HEADERS)
-def test_concurrent_duplicates_create_one_transaction(client: Any, urls: Urls, header: str) -> None:
+def test_concurrent_duplicates_create_one_transaction(client: BetterPaymentClient, urls: Urls, header: str) -> None:
     sent = mpi_body(urls)
     responses = _concurrently(client, sent, _key(), header, 8)
     created = {json_body(r)["transaction_id"] for r in responses if r.status_code == 200}
@@ -183,7 +190,7 @@ def test_concurrent_duplicates_create_one_transaction(client: Any, urls: Urls, h
 
 
 @pytest.mark.requirement("BP-IDEM-409-IN-FLIGHT")
-def test_duplicate_in_flight_gets_409(client: Any, urls: Urls) -> None:
+def test_duplicate_in_flight_gets_409(client: BetterPaymentClient, urls: Urls) -> None:
     """IETF draft: a duplicate arriving while the first is still being processed gets 409 Conflict."""
     responses = _concurrently(client, mpi_body(urls), _key(), IDEM.headers[0], 8)
     codes = sorted(r.status_code for r in responses)
@@ -191,7 +198,7 @@ def test_duplicate_in_flight_gets_409(client: Any, urls: Urls) -> None:
 
 
 @pytest.mark.requirement("BP-IDEM-422-PAYLOAD")
-def test_same_key_different_payload_gets_422(client: Any, urls: Urls) -> None:
+def test_same_key_different_payload_gets_422(client: BetterPaymentClient, urls: Urls) -> None:
     """IETF draft: reusing a key for a different request is a client error (422)."""
     sent, key = mpi_body(urls), _key()
     expect_payment(client.payment(sent, idempotency_key=key), "payment", sent, status_code=SUCCESS)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.suite.betterpayment.checks import expect_error, expect_payment
 from harness.suite.betterpayment.requests import Urls, body_for
 from harness.suite.betterpayment.views import first_answer, payment_type, payment_types, seed_request
@@ -25,14 +26,14 @@ def _form(body: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.requirement("BP-LEGACY-AUTH")
 @pytest.mark.parametrize("pt", [pytest.param(pt, id=pt.name) for pt in payment_types(flow="redirect")[:2]])
-def test_legacy_request_is_accepted(client: Any, urls: Urls, pt: Any) -> None:
+def test_legacy_request_is_accepted(client: BetterPaymentClient, urls: Urls, pt: Any) -> None:
     sent = _form(body_for(pt.name, urls))
     status, action = first_answer(pt, "payment")
     expect_payment(client.legacy("payment", sent), "payment", sent, status_code=status, client_action=action)
 
 
 @pytest.mark.requirement("BP-LEGACY-CC-AUTHORIZE", "BP-LEGACY-AUTH", "BP-PT-CC")
-def test_legacy_hosted_card_authorization_redirects(client: Any, urls: Urls) -> None:
+def test_legacy_hosted_card_authorization_redirects(client: BetterPaymentClient, urls: Urls) -> None:
     """The CiviCRM extension's call: /rest/authorize, payment_type cc, billing fields, answer 1 + redirect."""
     pt = payment_type("cc")
     sent = _form(body_for(pt.name, urls, first_name="Erika", last_name="Mustermann", email="erika@example.com",
@@ -42,7 +43,7 @@ def test_legacy_hosted_card_authorization_redirects(client: Any, urls: Urls) -> 
     assert body["status_code"] == 1 and body["client_action"] == "redirect"
 
 
-def _wrong(kind: str, client: Any, sent: dict[str, str]) -> Any:
+def _wrong(kind: str, client: BetterPaymentClient, sent: dict[str, str]) -> Any:
     if kind == "wrong-checksum":
         return client.legacy("payment", sent, checksum=hashlib.sha1(b"paycert").hexdigest())
     if kind == "unknown-api-key":
@@ -58,7 +59,7 @@ def _wrong(kind: str, client: Any, sent: dict[str, str]) -> Any:
 
 @pytest.mark.requirement("BP-LEGACY-AUTH-REFUSED", "BP-ERR-201-AUTH")
 @pytest.mark.parametrize("kind", ["wrong-checksum", "unknown-api-key", "no-checksum", "checksum-not-last"])
-def test_legacy_request_with_a_bad_checksum_is_refused(client: Any, urls: Urls, kind: str) -> None:
+def test_legacy_request_with_a_bad_checksum_is_refused(client: BetterPaymentClient, urls: Urls, kind: str) -> None:
     sent = _form(body_for(payment_types(flow="redirect")[0].name, urls))
     expect_error(_wrong(kind, client, sent), "BP-ERR-201-AUTH")
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_payment, get_transaction
 from harness.suite.betterpayment.requests import Urls, body_for, mpi_values
 from harness.suite.betterpayment.scenarios import completed
@@ -27,7 +28,7 @@ def _with(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_plugin_field_format_is_accepted(client: Any, urls: Urls, case: Any) -> None:
+def test_plugin_field_format_is_accepted(client: BetterPaymentClient, urls: Urls, case: Any) -> None:
     pt = payment_type(case.payment_type) if case.payment_type else payment_types(flow="redirect")[0]
     if case.operation == "payment":
         fields = dict(case.fields)
@@ -52,6 +53,6 @@ def test_plugin_field_format_is_accepted(client: Any, urls: Urls, case: Any) -> 
 
 @pytest.mark.requirement("BP-INVALID-VALUES", "BP-ERR-205-INVALID-FIELDS")
 @pytest.mark.parametrize("locale", ["DEU", "de_DEU", "d", "de-", "12"])
-def test_locale_shapes_outside_the_leniency_stay_invalid(client: Any, urls: Urls, locale: str) -> None:
+def test_locale_shapes_outside_the_leniency_stay_invalid(client: BetterPaymentClient, urls: Urls, locale: str) -> None:
     sent = body_for(payment_types(flow="redirect")[0].name, urls, locale=locale)
     expect_error(client.payment(sent), "BP-ERR-205-INVALID-FIELDS", fields="locale")

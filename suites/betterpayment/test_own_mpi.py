@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
@@ -36,7 +37,7 @@ def _matches_seed_direct_shape(body: dict[str, Any]) -> None:
 
 
 @pytest.mark.requirement("BP-PAYMENT-OWN-MPI", "BP-STATUS-COMPLETED", "BP-ERR-0-NONE", "BP-PT-CARDECOM")
-def test_own_mpi_payment_completes_in_the_seed_direct_shape(client: Any, urls: Urls) -> None:
+def test_own_mpi_payment_completes_in_the_seed_direct_shape(client: BetterPaymentClient, urls: Urls) -> None:
     sent = mpi_body(urls)
     body = expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS["payment"])
     _matches_seed_direct_shape(body)
@@ -48,7 +49,7 @@ def test_own_mpi_payment_completes_in_the_seed_direct_shape(client: Any, urls: U
 
 @pytest.mark.requirement("BP-AMOUNT-FORMATS", "BP-PAYMENT-OWN-MPI")
 @pytest.mark.parametrize("form", ["number", "string"])
-def test_amount_as_number_or_string(client: Any, urls: Urls, form: str) -> None:
+def test_amount_as_number_or_string(client: BetterPaymentClient, urls: Urls, form: str) -> None:
     amount = money(CAT.seed_examples.payment_request["amount"])
     sent = mpi_body(urls, amount=float(amount) if form == "number" else f"{amount}")
     body = expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS["payment"])
@@ -57,7 +58,8 @@ def test_amount_as_number_or_string(client: Any, urls: Urls, form: str) -> None:
 
 
 @pytest.mark.requirement("BP-PAYMENT-OWN-MPI", "BP-PB-COMPLETED-FIELDS", "BP-PB-FORM")
-def test_own_mpi_payment_sends_a_completed_postback(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_own_mpi_payment_sends_a_completed_postback(client: BetterPaymentClient, urls: Urls,
+                                                    postbacks: PostbackReceiver,
                                                     bp_keys: tuple[str, str]) -> None:
     sent = mpi_body(urls, additional_transaction_data="customer_id=PC1, billing_info=paycert")
     body = expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS["payment"])
@@ -76,7 +78,7 @@ def _holder_params() -> list[Any]:
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-DECLINE-IN-BAND", "BP-PB-DECLINED-FIELDS", "BP-ERR-0-NONE")
 @pytest.mark.parametrize("outcome", _holder_params())
-def test_declines_and_errors_are_in_band(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_declines_and_errors_are_in_band(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
                                          bp_keys: tuple[str, str], outcome: Any) -> None:
     sent = mpi_body(urls, card_holder=outcome.card_holder)
     body = expect_payment(client.payment(sent), "payment", sent, status_code=outcome.status_code)

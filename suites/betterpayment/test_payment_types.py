@@ -14,6 +14,7 @@ import pytest
 
 from harness.catalog import betterpayment
 from harness.catalog.betterpayment import CREATE_OPERATIONS
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
@@ -43,7 +44,7 @@ def _cases() -> list[Any]:
 
 
 @pytest.mark.parametrize(("pt", "operation"), _cases())
-def test_create_operation_per_payment_type(client: Any, urls: Urls, pt: Any, operation: str) -> None:
+def test_create_operation_per_payment_type(client: BetterPaymentClient, urls: Urls, pt: Any, operation: str) -> None:
     sent = _request(pt, urls)
     response = create(client, operation, sent)
     if operation not in pt.operations:
@@ -63,7 +64,8 @@ DIRECT_TYPES = [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id
 
 @pytest.mark.requirement("BP-CARDPOS-DIRECT", "BP-PB-COMPLETED-FIELDS")
 @pytest.mark.parametrize("pt", DIRECT_TYPES)
-def test_direct_type_completes_without_customer_step(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_direct_type_completes_without_customer_step(client: BetterPaymentClient, urls: Urls,
+                                                     postbacks: PostbackReceiver,
                                                      bp_keys: tuple[str, str], pt: Any) -> None:
     sent = body_for(pt.name, urls)
     absent = [b for b, presence in pt.blocks.items() if presence == "absent"]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.paths import fixtures_dir
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_operation, expect_payment, get_transaction, json_body
@@ -75,7 +76,8 @@ def expect_mapped(status_code: int, status: str) -> None:
 
 
 class Replay:
-    def __init__(self, client: Any, urls: Urls, receiver: PostbackReceiver, keys: tuple[str, str]) -> None:
+    def __init__(self, client: BetterPaymentClient, urls: Urls, receiver: PostbackReceiver, keys: tuple[str,
+                 str]) -> None:
         self.client, self.urls, self.receiver, self.keys = client, urls, receiver, keys
         self.transactions: dict[str, str] = {}
 
@@ -132,7 +134,7 @@ class Replay:
 
 
 @pytest.mark.parametrize(("plugin_name", "request_id"), _requests())
-def test_plugin_request_is_accepted(client: Any, urls: Urls, postback_receiver: PostbackReceiver,
+def test_plugin_request_is_accepted(client: BetterPaymentClient, urls: Urls, postback_receiver: PostbackReceiver,
                                     bp_keys: tuple[str, str], plugin_name: str, request_id: str) -> None:
     Replay(client, urls, postback_receiver, bp_keys).run(plugin_name, request_id)
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.postback_signing import checksum, php_http_build_query
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.postbacks import (
@@ -35,7 +36,8 @@ TRICKY = {
 
 @pytest.mark.requirement("BP-PB-PHP-ENCODING", "BP-PB-CHECKSUM", "BP-PB-COMPLETED-FIELDS")
 @pytest.mark.parametrize("text", list(TRICKY.values()), ids=list(TRICKY))
-def test_postback_with_tricky_characters_verifies_both_ways(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_postback_with_tricky_characters_verifies_both_ways(client: BetterPaymentClient, urls: Urls,
+                                                            postbacks: PostbackReceiver,
                                                             bp_keys: tuple[str, str], text: str) -> None:
     sent, tid = completed(client, urls, additional_transaction_data=text)
     [delivery] = wait_postbacks(postbacks, tid)

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
+from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_payment
 from harness.suite.betterpayment.postbacks import deliveries_log, settle, wait_log, wait_postbacks
 from harness.suite.betterpayment.requests import Urls, mpi_body
@@ -38,7 +40,7 @@ def failing_receiver(bp_keys: tuple[str, str]) -> Iterator[PostbackReceiver]:
         yield rx
 
 
-def _pay(client: Any, urls: Urls, rx: PostbackReceiver) -> str:
+def _pay(client: BetterPaymentClient, urls: Urls, rx: PostbackReceiver) -> str:
     sent = mpi_body(urls, postback_url=rx.url)
     return str(expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS)["transaction_id"])
 
@@ -71,7 +73,8 @@ CASES = [
 
 @pytest.mark.requirement("BP-PB-RETRY-UNTIL-200", "BP-PB-RETRY-SPACING", "BP-PB-RETRY-POLICY")
 @pytest.mark.parametrize(("failures", "status"), CASES)
-def test_retried_until_a_200(client: Any, urls: Urls, simulator_control: Any, failing_receiver: PostbackReceiver,
+def test_retried_until_a_200(client: BetterPaymentClient, urls: Urls, simulator_control: SimulatorControl,
+                             failing_receiver: PostbackReceiver,
                              failures: int, status: int) -> None:
     rx = failing_receiver
     rx.fail_next(failures, status)
@@ -95,7 +98,7 @@ def test_retried_until_a_200(client: Any, urls: Urls, simulator_control: Any, fa
 
 
 @pytest.mark.requirement("BP-PB-RETRY-MAX", "BP-PB-RETRY-SPACING", "BP-PB-RETRY-POLICY")
-def test_gives_up_after_the_last_attempt(client: Any, urls: Urls, simulator_control: Any,
+def test_gives_up_after_the_last_attempt(client: BetterPaymentClient, urls: Urls, simulator_control: SimulatorControl,
                                          failing_receiver: PostbackReceiver) -> None:
     rx = failing_receiver
     rx.fail_next(RETRY.max_attempts + 5, 500)

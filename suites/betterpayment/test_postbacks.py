@@ -24,6 +24,7 @@ import pytest
 
 from harness import postback_signing
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import Delivery, PostbackReceiver
 from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
@@ -70,13 +71,13 @@ def test_checksum_reproduces_the_known_vectors(vector: Any) -> None:
 
 # --- layouts ----------------------------------------------------------------------------------------------------
 
-def _completed(client: Any, urls: Urls, _control: Any) -> tuple[dict[str, Any], str, int]:
+def _completed(client: BetterPaymentClient, urls: Urls, _control: Any) -> tuple[dict[str, Any], str, int]:
     sent = mpi_body(urls, additional_transaction_data="customer_id=PC, billing_info=layout")
     body = expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS)
     return sent, body["transaction_id"], SUCCESS
 
 
-def _declined(client: Any, urls: Urls, _control: Any) -> tuple[dict[str, Any], str, int]:
+def _declined(client: BetterPaymentClient, urls: Urls, _control: Any) -> tuple[dict[str, Any], str, int]:
     outcome = next(o for o in CAT.outcomes.card_holders
                    if CAT.postbacks.kind_for_status(o.status_code) == "declined")
     sent = mpi_body(urls, card_holder=outcome.card_holder)
@@ -84,7 +85,7 @@ def _declined(client: Any, urls: Urls, _control: Any) -> tuple[dict[str, Any], s
     return sent, body["transaction_id"], outcome.status_code
 
 
-def _refund(client: Any, urls: Urls, _control: Any) -> tuple[dict[str, Any], str, int]:
+def _refund(client: BetterPaymentClient, urls: Urls, _control: Any) -> tuple[dict[str, Any], str, int]:
     sent, tid, _ = _completed(client, urls, None)
     response = client.refund(tid)
     assert response.status_code == CAT.operation("refund").success, response.text
@@ -111,7 +112,7 @@ def _layout_cases() -> list[Any]:
 
 
 @pytest.mark.parametrize("kind", _layout_cases())
-def test_postback_layout(client: Any, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str],
+def test_postback_layout(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str],
                          kind: str) -> None:
     assert kind in _LAYOUTS, f"no way to provoke a {kind} postback: add a recipe"
     sent, tid, status = _LAYOUTS[kind][0](client, urls, None)
@@ -165,7 +166,8 @@ TAMPER_KINDS = ["genuine", "changed-amount", "changed-order", "appended-field", 
 @pytest.mark.requirement("BP-PB-CHECKSUM", "BP-PB-SIGNATURE")
 @pytest.mark.parametrize("kind", TAMPER_KINDS)
 def test_receiver_accepts_the_genuine_postback_and_rejects_tampered_copies(
-        client: Any, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str], kind: str) -> None:
+        client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str],
+        kind: str) -> None:
     _sent, tid, _ = _completed(client, urls, None)
     [delivered] = wait_postbacks(postbacks, tid)
     signature = header(delivered, SIGNATURE.header)
@@ -218,7 +220,7 @@ def hanging_endpoint() -> Iterator[tuple[str, threading.Event]]:
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-PB-NON-BLOCKING")
-def test_api_answers_without_waiting_for_the_postback(client: Any, urls: Urls,
+def test_api_answers_without_waiting_for_the_postback(client: BetterPaymentClient, urls: Urls,
                                                       hanging_endpoint: tuple[str, threading.Event]) -> None:
     url, connected = hanging_endpoint
     sent = mpi_body(urls, postback_url=url)
@@ -240,7 +242,8 @@ FORCED = [pytest.param(s, id=f"{s.code}-{s.name}", marks=pytest.mark.requirement
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-PB-FORCED-STATUS")
 @pytest.mark.parametrize("status", FORCED)
-def test_forced_status_is_posted(client: Any, urls: Urls, postbacks: PostbackReceiver, bp_keys: tuple[str, str],
+def test_forced_status_is_posted(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
+                                 bp_keys: tuple[str, str],
                                  simulator_control: SimulatorControl, status: Any) -> None:
     sent, tid, _ = _completed(client, urls, None)
     wait_postbacks(postbacks, tid)

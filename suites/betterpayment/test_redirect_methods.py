@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, settle, wait_postbacks
@@ -37,7 +38,7 @@ def _final(choice: Any) -> int:
     return CAT.outcomes.success_status["payment"] if choice.result == "success" else int(choice.status_code)
 
 
-def _start(client: Any, urls: Urls, pt_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _start(client: BetterPaymentClient, urls: Urls, pt_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     sent = body_for(pt_name, urls, additional_transaction_data=f"paycert {pt_name}")
     body = expect_payment(client.payment(sent), "payment", sent, status_code=STARTED, client_action="redirect")
     return sent, body
@@ -46,7 +47,7 @@ def _start(client: Any, urls: Urls, pt_name: str) -> tuple[dict[str, Any], dict[
 @pytest.mark.requirement("BP-REDIRECT-METHOD", "BP-ACTION-REDIRECT", "BP-STATUS-STARTED")
 @pytest.mark.parametrize("pt", [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id))
                                 for pt in REDIRECT_TYPES])
-def test_redirect_method_answers_started_with_a_redirect(client: Any, urls: Urls, pt: Any) -> None:
+def test_redirect_method_answers_started_with_a_redirect(client: BetterPaymentClient, urls: Urls, pt: Any) -> None:
     _sent, body = _start(client, urls, pt.name)
     assert "fields" not in body["action_data"]
     stored = get_transaction(client, body["transaction_id"])
@@ -66,7 +67,7 @@ def _bank_cases() -> list[Any]:
 
 @pytest.mark.simulator_only
 @pytest.mark.parametrize(("pt", "choice"), _bank_cases())
-def test_bank_page_outcome(client: Any, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client,
+def test_bank_page_outcome(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client,
                            bp_keys: tuple[str, str], pt: Any, choice: Any) -> None:
     sent, body = _start(client, urls, pt.name)
     tid = body["transaction_id"]
@@ -94,7 +95,7 @@ def test_bank_page_outcome(client: Any, urls: Urls, postbacks: PostbackReceiver,
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-ERR-215-UNKNOWN-CHALLENGE")
-def test_bank_page_for_an_unknown_step(client: Any, urls: Urls, browser: httpx.Client) -> None:
+def test_bank_page_for_an_unknown_step(client: BetterPaymentClient, urls: Urls, browser: httpx.Client) -> None:
     _sent, body = _start(client, urls, REDIRECT_TYPES[0].name)
     parts = urlsplit(body["action_data"]["url"])
     step = str(uuid.uuid4())

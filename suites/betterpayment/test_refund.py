@@ -18,6 +18,7 @@ import pytest
 
 from harness.cards import random_text
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import (
     expect_error,
@@ -47,12 +48,12 @@ def _refund_ok(response: Any, tid: str) -> dict[str, Any]:
     return body
 
 
-def _refunded(client: Any, tid: str) -> Decimal:
+def _refunded(client: BetterPaymentClient, tid: str) -> Decimal:
     return money(get_transaction(client, tid)["refunded_amount"])
 
 
 @pytest.mark.requirement("BP-REFUND-FULL", "BP-STATUS-REFUNDED", "BP-ERR-0-NONE")
-def test_full_refund(client: Any, urls: Urls) -> None:
+def test_full_refund(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     _refund_ok(client.refund(tid), tid)
     stored = get_transaction(client, tid)
@@ -61,7 +62,7 @@ def test_full_refund(client: Any, urls: Urls) -> None:
 
 
 @pytest.mark.requirement("BP-REFUND-FULL", "BP-CAPTURE-PARTIAL")
-def test_full_refund_of_a_partly_captured_authorization(client: Any, urls: Urls) -> None:
+def test_full_refund_of_a_partly_captured_authorization(client: BetterPaymentClient, urls: Urls) -> None:
     """"Everything captured" is the refundable amount, not the authorized one."""
     _sent, tid = authorized(client, urls)
     captured = Decimal("6.00")
@@ -73,7 +74,7 @@ def test_full_refund_of_a_partly_captured_authorization(client: Any, urls: Urls)
 
 
 @pytest.mark.requirement("BP-REFUND-PARTIAL")
-def test_partial_refund_leaves_the_rest_refundable(client: Any, urls: Urls) -> None:
+def test_partial_refund_leaves_the_rest_refundable(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     part = Decimal("4.00")
     _refund_ok(client.refund(tid, money_text(part)), tid)
@@ -85,7 +86,7 @@ def test_partial_refund_leaves_the_rest_refundable(client: Any, urls: Urls) -> N
 
 
 @pytest.mark.requirement("BP-REFUND-REPEATED", "BP-TX-REFUNDS")
-def test_repeated_refunds_up_to_the_captured_amount(client: Any, urls: Urls) -> None:
+def test_repeated_refunds_up_to_the_captured_amount(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     parts = [Decimal("1.00"), Decimal("2.00"), seed_amount() - Decimal("3.00")]
     ids = []
@@ -102,7 +103,7 @@ def test_repeated_refunds_up_to_the_captured_amount(client: Any, urls: Urls) -> 
 
 @pytest.mark.requirement("BP-REFUND-TOO-MUCH", "BP-ERR-209-REFUND-EXCEEDS")
 @pytest.mark.parametrize("case", ["fresh", "after-partial-refund", "partly-captured"])
-def test_refund_above_the_refundable_amount_is_refused(client: Any, urls: Urls, case: str) -> None:
+def test_refund_above_the_refundable_amount_is_refused(client: BetterPaymentClient, urls: Urls, case: str) -> None:
     if case == "partly-captured":
         _sent, tid = authorized(client, urls)
         available = Decimal("7.00")
@@ -120,15 +121,15 @@ def test_refund_above_the_refundable_amount_is_refused(client: Any, urls: Urls, 
     assert _refunded(client, tid) == before
 
 
-def _uncaptured(client: Any, urls: Urls) -> str:
+def _uncaptured(client: BetterPaymentClient, urls: Urls) -> str:
     return authorized(client, urls)[1]
 
 
-def _pending(client: Any, urls: Urls) -> str:
+def _pending(client: BetterPaymentClient, urls: Urls) -> str:
     return pending(client, urls)[1]
 
 
-def _fully_refunded(client: Any, urls: Urls) -> str:
+def _fully_refunded(client: BetterPaymentClient, urls: Urls) -> str:
     tid = completed(client, urls)[1]
     _refund_ok(client.refund(tid), tid)
     return tid
@@ -143,14 +144,14 @@ NOT_REFUNDABLE = [
 
 @pytest.mark.requirement("BP-REFUND-NOT-ALLOWED", "BP-ERR-210-STATUS")
 @pytest.mark.parametrize(("make", "status"), NOT_REFUNDABLE)
-def test_refund_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
+def test_refund_not_allowed_in_this_status(client: BetterPaymentClient, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
     before, after = expect_refused_in_status(client, tid, status, "refund", lambda: client.refund(tid, "1.00"))
     assert after == before
 
 
 @pytest.mark.requirement("BP-REFUND-ID")
-def test_merchant_refund_id_is_used_once(client: Any, urls: Urls) -> None:
+def test_merchant_refund_id_is_used_once(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     own = f"PCR{random_text(20)}"
     assert _refund_ok(client.refund(tid, "2.00", refund_id=own), tid)["refund_id"] == own
@@ -166,7 +167,8 @@ def test_merchant_refund_id_is_used_once(client: Any, urls: Urls) -> None:
 
 @pytest.mark.requirement("BP-REFUND-POSTBACK", "BP-PB-REFUND-FIELDS")
 @pytest.mark.parametrize("amount", [pytest.param(None, id="full"), pytest.param(Decimal("2.50"), id="partial")])
-def test_refund_is_posted_to_the_original_postback_url(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_refund_is_posted_to_the_original_postback_url(client: BetterPaymentClient, urls: Urls,
+                                                       postbacks: PostbackReceiver,
                                                        bp_keys: tuple[str, str], amount: Decimal | None) -> None:
     sent, tid = completed(client, urls)
     wait_postbacks(postbacks, tid)

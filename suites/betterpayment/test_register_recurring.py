@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
@@ -28,7 +29,7 @@ SUCCESS = CAT.outcomes.success_status["payment"]
 RECURRING_FLAG = 1
 
 
-def _registered(client: Any, urls: Urls) -> str:
+def _registered(client: BetterPaymentClient, urls: Urls) -> str:
     sent = mpi_body(urls)
     body = expect_payment(client.register(sent), "register", sent, status_code=REGISTERED)
     return str(body["transaction_id"])
@@ -42,13 +43,13 @@ def _recurring_body(urls: Urls, original: str, **overrides: Any) -> dict[str, An
 
 
 @pytest.mark.requirement("BP-REGISTER", "BP-STATUS-REGISTERED", "BP-ERR-0-NONE")
-def test_register_with_own_mpi_is_registered(client: Any, urls: Urls) -> None:
+def test_register_with_own_mpi_is_registered(client: BetterPaymentClient, urls: Urls) -> None:
     tid = _registered(client, urls)
     stored = get_transaction(client, tid)
     assert (stored["status_code"], stored["status"]) == (REGISTERED, CAT.status(REGISTERED).name)
 
 
-def _earlier_payment(client: Any, urls: Urls) -> str:
+def _earlier_payment(client: BetterPaymentClient, urls: Urls) -> str:
     return completed(client, urls)[1]
 
 
@@ -57,7 +58,8 @@ ORIGINALS = [pytest.param(_registered, id="registration"), pytest.param(_earlier
 
 @pytest.mark.requirement("BP-RECURRING")
 @pytest.mark.parametrize("make_original", ORIGINALS)
-def test_recurring_payment_completes_on_the_stored_card(client: Any, urls: Urls, make_original: Any) -> None:
+def test_recurring_payment_completes_on_the_stored_card(client: BetterPaymentClient, urls: Urls,
+                                                        make_original: Any) -> None:
     original = make_original(client, urls)
     before = get_transaction(client, original)
     sent = _recurring_body(urls, original)
@@ -71,7 +73,7 @@ def test_recurring_payment_completes_on_the_stored_card(client: Any, urls: Urls,
 
 
 @pytest.mark.requirement("BP-RECURRING", "BP-PB-COMPLETED-FIELDS")
-def test_recurring_payment_is_posted(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_recurring_payment_is_posted(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
                                      bp_keys: tuple[str, str]) -> None:
     sent = _recurring_body(urls, _registered(client, urls))
     body = expect_payment(client.payment(sent), "payment", sent, status_code=SUCCESS)
@@ -81,7 +83,7 @@ def test_recurring_payment_is_posted(client: Any, urls: Urls, postbacks: Postbac
 
 
 @pytest.mark.requirement("BP-RECURRING-UNKNOWN", "BP-ERR-207-UNKNOWN-TRANSACTION")
-def test_unknown_original_is_refused(client: Any, urls: Urls) -> None:
+def test_unknown_original_is_refused(client: BetterPaymentClient, urls: Urls) -> None:
     unknown = str(uuid.uuid4())
     expect_error(client.payment(_recurring_body(urls, unknown)), "BP-ERR-207-UNKNOWN-TRANSACTION",
                  transaction_id=unknown)
@@ -89,20 +91,20 @@ def test_unknown_original_is_refused(client: Any, urls: Urls) -> None:
 
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-RECURRING-UNKNOWN", "BP-TX-OTHER-KEY")
-def test_another_merchants_original_is_unknown(client: Any, other_client: Any, urls: Urls) -> None:
+def test_another_merchants_original_is_unknown(client: BetterPaymentClient, other_client: Any, urls: Urls) -> None:
     foreign = _registered(other_client, urls)
     expect_error(client.payment(_recurring_body(urls, foreign)), "BP-ERR-207-UNKNOWN-TRANSACTION",
                  transaction_id=foreign)
 
 
-def _declined(client: Any, urls: Urls) -> tuple[str, str]:
+def _declined(client: BetterPaymentClient, urls: Urls) -> tuple[str, str]:
     holder = declining_holder()
     sent = mpi_body(urls, card_holder=holder.card_holder)
     body = expect_payment(client.payment(sent), "payment", sent, status_code=holder.status_code)
     return str(body["transaction_id"]), CAT.status(holder.status_code).name
 
 
-def _non_card(client: Any, urls: Urls) -> tuple[str, str]:
+def _non_card(client: BetterPaymentClient, urls: Urls) -> tuple[str, str]:
     pt = payment_types(flow="redirect")[0]
     sent = body_for(pt.name, urls)
     status = CAT.outcomes.step_status["redirect"]
@@ -116,7 +118,7 @@ UNUSABLE = [pytest.param(_declined, id="declined", marks=pytest.mark.simulator_o
 
 @pytest.mark.requirement("BP-RECURRING-UNUSABLE", "BP-ERR-214-ORIGINAL-UNUSABLE")
 @pytest.mark.parametrize("make_original", UNUSABLE)
-def test_unusable_original_is_refused(client: Any, urls: Urls, make_original: Any) -> None:
+def test_unusable_original_is_refused(client: BetterPaymentClient, urls: Urls, make_original: Any) -> None:
     original, status = make_original(client, urls)
     expect_error(client.payment(_recurring_body(urls, original)), "BP-ERR-214-ORIGINAL-UNUSABLE",
                  transaction_id=original, status=status)
@@ -125,7 +127,7 @@ def test_unusable_original_is_refused(client: Any, urls: Urls, make_original: An
 @pytest.mark.requirement("BP-RECURRING-NO-CARD-DATA", "BP-ERR-212-FIELDS-NOT-ALLOWED")
 @pytest.mark.parametrize("extra", [pytest.param("all", id="all-card-data"),
                                    *[pytest.param(name, id=name) for name in card_fields()]])
-def test_card_data_with_an_original_is_refused(client: Any, urls: Urls, extra: str) -> None:
+def test_card_data_with_an_original_is_refused(client: BetterPaymentClient, urls: Urls, extra: str) -> None:
     original = _registered(client, urls)
     card = {name: mpi_body(urls)[name] for name in card_fields()}
     chosen = card if extra == "all" else {extra: card[extra]}
@@ -134,7 +136,7 @@ def test_card_data_with_an_original_is_refused(client: Any, urls: Urls, extra: s
 
 
 @pytest.mark.requirement("BP-REGISTER", "BP-STATUS-REGISTERED")
-def test_registration_cannot_be_captured_or_refunded(client: Any, urls: Urls) -> None:
+def test_registration_cannot_be_captured_or_refunded(client: BetterPaymentClient, urls: Urls) -> None:
     """A registration reserves nothing: there is nothing to capture or refund."""
     tid = _registered(client, urls)
     status = CAT.status(code_of("registered")).name

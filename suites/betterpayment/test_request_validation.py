@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.suite.betterpayment.checks import expect_error
 from harness.suite.betterpayment.requests import Urls, body_for, invalid_value, mpi_values, sample_value
 from harness.suite.betterpayment.views import card_type, field_spec, mpi_pair
@@ -44,7 +45,7 @@ def _missing_cases() -> list[Any]:
 
 
 @pytest.mark.parametrize(("pt_name", "field"), _missing_cases())
-def test_missing_required_field_is_named(client: Any, urls: Urls, pt_name: str, field: str) -> None:
+def test_missing_required_field_is_named(client: BetterPaymentClient, urls: Urls, pt_name: str, field: str) -> None:
     body = _valid(pt_name, urls)
     del body[field]
     expect_error(client.payment(body), MISSING, fields=field)
@@ -55,7 +56,7 @@ def test_missing_required_field_is_named(client: Any, urls: Urls, pt_name: str, 
 @pytest.mark.requirement("BP-ERR-204-MISSING-FIELDS")
 @pytest.mark.parametrize("pt", [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(f"{pt.id}-MISSING-FIELDS"))
                                 for pt in CAT.payment_types])
-def test_every_missing_field_is_named_sorted(client: Any, pt: Any) -> None:
+def test_every_missing_field_is_named_sorted(client: BetterPaymentClient, pt: Any) -> None:
     required = CAT.required_fields(pt.name)
     expect_error(client.payment({"payment_type": pt.name}), MISSING,
                  fields=", ".join(sorted(set(required) - {"payment_type"})))
@@ -63,7 +64,7 @@ def test_every_missing_field_is_named_sorted(client: Any, pt: Any) -> None:
 
 @pytest.mark.requirement("BP-THREEDS-PAIR", MISSING)
 @pytest.mark.parametrize("present", [pytest.param(i, id=name) for i, name in enumerate(mpi_pair())])
-def test_own_mpi_values_come_as_a_pair(client: Any, urls: Urls, present: int) -> None:
+def test_own_mpi_values_come_as_a_pair(client: BetterPaymentClient, urls: Urls, present: int) -> None:
     pair = mpi_pair()
     values = mpi_values()
     body = body_for(card_type().name, urls, **{pair[present]: values[pair[present]]})
@@ -85,7 +86,8 @@ def _absent_cases() -> list[Any]:
 
 @pytest.mark.requirement("BP-ABSENT-BLOCK", "BP-ERR-212-FIELDS-NOT-ALLOWED")
 @pytest.mark.parametrize(("pt_name", "fields"), _absent_cases())
-def test_fields_of_an_absent_block_are_refused(client: Any, urls: Urls, pt_name: str, fields: list[str]) -> None:
+def test_fields_of_an_absent_block_are_refused(client: BetterPaymentClient, urls: Urls, pt_name: str,
+                                               fields: list[str]) -> None:
     donor = body_for(card_type().name, urls, **mpi_values())
     extra = {name: donor.get(name, sample_value(field_spec(name))) for name in fields}
     if any(field_spec(n).type == "url" for n in fields):
@@ -96,7 +98,7 @@ def test_fields_of_an_absent_block_are_refused(client: Any, urls: Urls, pt_name:
 
 @pytest.mark.requirement("BP-UNKNOWN-PAYMENT-TYPE", "BP-ERR-206-PAYMENT-TYPE")
 @pytest.mark.parametrize("value", ["paycert-unknown", "CARDECOM", "apple_pay"])
-def test_unknown_payment_type_is_named(client: Any, urls: Urls, value: str) -> None:
+def test_unknown_payment_type_is_named(client: BetterPaymentClient, urls: Urls, value: str) -> None:
     assert CAT.payment_type(value) is None
     body = _valid(card_type().name, urls, payment_type=value)
     expect_error(client.payment(body), "BP-ERR-206-PAYMENT-TYPE", payment_type=value)
@@ -119,7 +121,7 @@ def _invalid_cases() -> list[Any]:
 
 @pytest.mark.requirement("BP-INVALID-VALUES", INVALID, "BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize(("field", "kind"), _invalid_cases())
-def test_invalid_value_is_named(client: Any, urls: Urls, field: str, kind: str) -> None:
+def test_invalid_value_is_named(client: BetterPaymentClient, urls: Urls, field: str, kind: str) -> None:
     spec = field_spec(field)
     bad = invalid_value(spec) if kind == "wrong" else "A" * ((spec.max_length or 0) + 1)
     body = _valid(card_type().name, urls, **{field: bad})
@@ -136,7 +138,7 @@ def test_invalid_value_is_named(client: Any, urls: Urls, field: str, kind: str) 
 
 
 @pytest.mark.requirement("BP-INVALID-VALUES", INVALID)
-def test_every_invalid_field_is_named_sorted(client: Any, urls: Urls) -> None:
+def test_every_invalid_field_is_named_sorted(client: BetterPaymentClient, urls: Urls) -> None:
     names = ["amount", "currency", "card_cvv", "card_expiry_month"]
     body = _valid(card_type().name, urls, **{n: invalid_value(field_spec(n)) for n in names})
     expect_error(client.payment(body), INVALID, fields=", ".join(sorted(names)))
@@ -147,7 +149,7 @@ FOLLOW_UPS = [pytest.param(op, id=op) for op in CAT.request_fields]
 
 @pytest.mark.requirement("BP-ERR-204-MISSING-FIELDS", "BP-VALIDATION-ROBUST")
 @pytest.mark.parametrize("operation", FOLLOW_UPS)
-def test_follow_up_operation_requires_its_fields(client: Any, operation: str) -> None:
+def test_follow_up_operation_requires_its_fields(client: BetterPaymentClient, operation: str) -> None:
     required = [f.name for f in CAT.request_fields[operation].fields if f.required]  # type: ignore[index]
     response = client.raw("POST", CAT.operation(operation).path, json={})
     expect_error(response, MISSING, fields=", ".join(sorted(required)))
@@ -155,7 +157,7 @@ def test_follow_up_operation_requires_its_fields(client: Any, operation: str) ->
 
 @pytest.mark.requirement("BP-INVALID-VALUES", INVALID)
 @pytest.mark.parametrize("operation", FOLLOW_UPS)
-def test_follow_up_amount_must_be_a_positive_amount(client: Any, operation: str) -> None:
+def test_follow_up_amount_must_be_a_positive_amount(client: BetterPaymentClient, operation: str) -> None:
     for amount in ("-1.00", "0", "1.234", "abc", True):
         response = client.raw("POST", CAT.operation(operation).path,
                               json={"transaction_id": str(uuid.uuid4()), "amount": amount})

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_refused_in_status, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
@@ -30,7 +31,7 @@ AUTHORIZED = CAT.outcomes.success_status["authorize"]
 
 
 @pytest.mark.requirement("BP-REVERSE-FULL", "BP-STATUS-REVERSED", "BP-ERR-0-NONE")
-def test_full_reversal(client: Any, urls: Urls) -> None:
+def test_full_reversal(client: BetterPaymentClient, urls: Urls) -> None:
     sent, tid = authorized(client, urls)
     body = expect_operation(client.reverse(tid), "reverse", REVERSED)
     assert (body["transaction_id"], body["order_id"]) == (tid, sent["order_id"])
@@ -41,7 +42,7 @@ def test_full_reversal(client: Any, urls: Urls) -> None:
 
 
 @pytest.mark.requirement("BP-REVERSE-PARTIAL")
-def test_partial_reversal_leaves_the_rest_authorized(client: Any, urls: Urls) -> None:
+def test_partial_reversal_leaves_the_rest_authorized(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     part = Decimal("5.00")
     expect_operation(client.reverse(tid, money_text(part)), "reverse", REVERSED)
@@ -56,7 +57,7 @@ def test_partial_reversal_leaves_the_rest_authorized(client: Any, urls: Urls) ->
 @pytest.mark.requirement("BP-REVERSE-PARTIAL", "BP-ERR-208-CAPTURE-EXCEEDS")
 @pytest.mark.parametrize("before", [pytest.param(Decimal(0), id="fresh"),
                                     pytest.param(Decimal("5.00"), id="after-partial-reversal")])
-def test_reversal_above_what_is_authorized_is_refused(client: Any, urls: Urls, before: Decimal) -> None:
+def test_reversal_above_what_is_authorized_is_refused(client: BetterPaymentClient, urls: Urls, before: Decimal) -> None:
     _sent, tid = authorized(client, urls)
     if before:
         expect_operation(client.reverse(tid, money_text(before)), "reverse", REVERSED)
@@ -70,7 +71,7 @@ def test_reversal_above_what_is_authorized_is_refused(client: Any, urls: Urls, b
 @pytest.mark.requirement("BP-REVERSE-AFTER-CAPTURE", "BP-ERR-211-REVERSE-CAPTURED")
 @pytest.mark.parametrize("captured", [pytest.param(Decimal("5.00"), id="partly-captured"),
                                       pytest.param(None, id="fully-captured")])
-def test_reversal_after_a_capture_is_refused(client: Any, urls: Urls, captured: Decimal | None) -> None:
+def test_reversal_after_a_capture_is_refused(client: BetterPaymentClient, urls: Urls, captured: Decimal | None) -> None:
     _sent, tid = authorized(client, urls)
     expect_operation(client.capture(tid, money_text(captured) if captured else None), "capture", COMPLETED)
     before = get_transaction(client, tid)
@@ -78,15 +79,15 @@ def test_reversal_after_a_capture_is_refused(client: Any, urls: Urls, captured: 
     assert get_transaction(client, tid) == before
 
 
-def _reversed(client: Any, urls: Urls) -> str:
+def _reversed(client: BetterPaymentClient, urls: Urls) -> str:
     return reversed_authorization(client, urls)[1]
 
 
-def _declined(client: Any, urls: Urls) -> str:
+def _declined(client: BetterPaymentClient, urls: Urls) -> str:
     return declined(client, urls)[1]
 
 
-def _pending(client: Any, urls: Urls) -> str:
+def _pending(client: BetterPaymentClient, urls: Urls) -> str:
     return pending(client, urls, "authorize")[1]
 
 
@@ -99,14 +100,14 @@ NOT_REVERSIBLE = [
 
 @pytest.mark.requirement("BP-REVERSE-NOT-ALLOWED", "BP-ERR-210-STATUS")
 @pytest.mark.parametrize(("make", "status"), NOT_REVERSIBLE)
-def test_reversal_not_allowed_in_this_status(client: Any, urls: Urls, make: Any, status: str) -> None:
+def test_reversal_not_allowed_in_this_status(client: BetterPaymentClient, urls: Urls, make: Any, status: str) -> None:
     tid = make(client, urls)
     before, after = expect_refused_in_status(client, tid, status, "reverse", lambda: client.reverse(tid))
     assert after == before
 
 
 @pytest.mark.requirement("BP-PB-CAPTURE-REVERSE", "BP-PB-COMPLETED-FIELDS")
-def test_reversal_is_posted_with_the_new_status(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_reversal_is_posted_with_the_new_status(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
                                                 bp_keys: tuple[str, str]) -> None:
     sent, tid = authorized(client, urls)
     wait_postbacks(postbacks, tid)

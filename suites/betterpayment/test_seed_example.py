@@ -17,6 +17,7 @@ import pytest
 from harness import openapi
 from harness.cards import random_text
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.suite.betterpayment.checks import API, expect_payment, validate
 from harness.suite.betterpayment.requests import Urls
 from harness.suite.betterpayment.views import card_type
@@ -65,7 +66,7 @@ def _pending_shape_matches_seed(body: dict[str, Any], sent: dict[str, Any]) -> N
 @pytest.mark.requirement("BP-SEED-EXAMPLE", "BP-PAYMENT-3DS-PENDING", "BP-ACTION-POSTFORM", "BP-STATUS-PENDING",
              "BP-PT-CARDECOM", "BP-ERR-0-NONE", "BP-AMOUNT-FORMATS")
 @pytest.mark.parametrize("example", REQUESTS)
-def test_seed_example_request_is_answered_like_the_seed(client: Any, urls: Urls, example: Any) -> None:
+def test_seed_example_request_is_answered_like_the_seed(client: BetterPaymentClient, urls: Urls, example: Any) -> None:
     assert REQUESTS, "no seed request examples in fixtures/betterpayment/examples"
     sent = _as_sent(example, urls)
     validate(example.target, sent)
@@ -85,7 +86,7 @@ def test_seed_examples_are_present() -> None:
 
 
 @pytest.mark.requirement("BP-SEED-EXAMPLE", "BP-IDEM-HEADER")
-def test_seed_idempotent_example_replays(client: Any, urls: Urls) -> None:
+def test_seed_idempotent_example_replays(client: BetterPaymentClient, urls: Urls) -> None:
     """The seed's idempotency example (000 §3): the same request with the same key twice, one transaction."""
     examples = [p.values[0] for p in REQUESTS if "additional_transaction_data" in p.values[0].load()]
     assert examples, "no seed example with additional_transaction_data (the 000 §3 request)"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_operation, expect_payment, get_transaction
 from harness.suite.betterpayment.requests import Urls, body_for, mpi_body
@@ -29,7 +30,8 @@ CAT = betterpayment()
 class Env:
     """What a recipe may use."""
 
-    def __init__(self, client: Any, urls: Urls, browser: httpx.Client, request: pytest.FixtureRequest) -> None:
+    def __init__(self, client: BetterPaymentClient, urls: Urls, browser: httpx.Client,
+                 request: pytest.FixtureRequest) -> None:
         self.client, self.urls, self.browser, self._request = client, urls, browser, request
 
     def control(self) -> SimulatorControl:
@@ -118,7 +120,7 @@ def _cases() -> list[Any]:
 
 
 @pytest.mark.parametrize("status", _cases())
-def test_status_is_reached_and_read_back(client: Any, urls: Urls, browser: httpx.Client,
+def test_status_is_reached_and_read_back(client: BetterPaymentClient, urls: Urls, browser: httpx.Client,
                                          request: pytest.FixtureRequest, status: Any) -> None:
     env = Env(client, urls, browser, request)
     if status.name in RECIPES:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_operation, expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
@@ -22,7 +23,8 @@ SYNC = [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id)) for p
 
 @pytest.mark.requirement("BP-SYNC-AUTHORIZED", "BP-SYNC-CAPTURE", "BP-STATUS-AUTHORIZED", "BP-CAPTURE-FULL")
 @pytest.mark.parametrize("pt", SYNC)
-def test_synchronous_type_is_authorized_then_captured(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_synchronous_type_is_authorized_then_captured(client: BetterPaymentClient, urls: Urls,
+                                                      postbacks: PostbackReceiver,
                                                       bp_keys: tuple[str, str], pt: Any) -> None:
     sent = body_for(pt.name, urls)
     status, action = first_answer(pt, "payment")

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
 from harness.suite.betterpayment.postbacks import expect_postback, settle, wait_postbacks
@@ -60,7 +61,8 @@ def _cases() -> list[Any]:
     return cases
 
 
-def _start(client: Any, urls: Urls, operation: str, **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _start(client: BetterPaymentClient, urls: Urls, operation: str, **overrides: Any) -> tuple[dict[str, Any],
+           dict[str, Any]]:
     sent = card_body(urls, **overrides)
     pending = expect_payment(create(client, operation, sent), operation, sent, status_code=STEP_STATUS,
                              client_action="postForm")
@@ -70,7 +72,8 @@ def _start(client: Any, urls: Urls, operation: str, **overrides: Any) -> tuple[d
 
 @pytest.mark.parametrize(("operation", "choice"), _cases())
 def test_challenge_ends_on_the_right_page_with_a_verified_postback(
-        client: Any, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client, bp_keys: tuple[str, str],
+        client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client,
+        bp_keys: tuple[str, str],
         operation: str, choice: Any) -> None:
     sent, pending = _start(client, urls, operation)
     tid = pending["transaction_id"]
@@ -101,7 +104,7 @@ def _holder_cases() -> list[Any]:
 
 
 @pytest.mark.parametrize("outcome", _holder_cases())
-def test_approved_challenge_with_a_declining_card(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_approved_challenge_with_a_declining_card(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
                                                   browser: httpx.Client, bp_keys: tuple[str, str],
                                                   outcome: Any) -> None:
     """Authentication passes, authorisation does not: the card's result decides, in-band, on error_url."""
@@ -124,7 +127,7 @@ def _unknown_step_page(response: httpx.Response, step_id: str) -> None:
 
 
 @pytest.mark.requirement("BP-ERR-215-UNKNOWN-CHALLENGE")
-def test_acs_page_for_an_unknown_challenge(client: Any, urls: Urls, browser: httpx.Client) -> None:
+def test_acs_page_for_an_unknown_challenge(client: BetterPaymentClient, urls: Urls, browser: httpx.Client) -> None:
     """A CReq naming a transaction the ACS never started gets the unknown-step page."""
     _sent, pending = _start(client, urls, "payment")
     data = pending["action_data"]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.suite.betterpayment.checks import (
     expect_error,
     expect_ok,
@@ -35,12 +36,12 @@ _CLIENT_METHOD = {"get_transaction": "get_transaction", "get_log": "transaction_
                   "get_refunds": "transaction_refunds"}
 
 
-def _read(client: Any, operation: str, tid: str) -> Any:
+def _read(client: BetterPaymentClient, operation: str, tid: str) -> Any:
     return getattr(client, _CLIENT_METHOD[operation])(tid)
 
 
 @pytest.mark.requirement("BP-TX-GET")
-def test_transaction_has_the_documented_fields_and_values(client: Any, urls: Urls) -> None:
+def test_transaction_has_the_documented_fields_and_values(client: BetterPaymentClient, urls: Urls) -> None:
     reference = f"PC-REF-{uuid.uuid4().hex[:10]}"
     sent, tid = completed(client, urls, merchant_reference=reference)
     stored = get_transaction(client, tid)
@@ -52,7 +53,7 @@ def test_transaction_has_the_documented_fields_and_values(client: Any, urls: Url
 
 
 @pytest.mark.requirement("BP-TX-GET")
-def test_default_merchant_reference_names_the_order(client: Any, urls: Urls) -> None:
+def test_default_merchant_reference_names_the_order(client: BetterPaymentClient, urls: Urls) -> None:
     """Without merchant_reference the gateway uses the order id plus the merchant's name (D-pay)."""
     sent, tid = completed(client, urls)
     reference = get_transaction(client, tid)["merchant_reference"]
@@ -60,7 +61,7 @@ def test_default_merchant_reference_names_the_order(client: Any, urls: Urls) -> 
 
 
 @pytest.mark.requirement("BP-TX-GET", "BP-TX-LOG", "BP-TX-REFUNDS")
-def test_running_totals_log_and_refunds(client: Any, urls: Urls) -> None:
+def test_running_totals_log_and_refunds(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = authorized(client, urls)
     captures = [Decimal("4.00"), Decimal("6.00")]
     refunds = [Decimal("1.50"), Decimal("2.00")]
@@ -105,14 +106,14 @@ def test_running_totals_log_and_refunds(client: Any, urls: Urls) -> None:
 
 
 @pytest.mark.requirement("BP-TX-REFUNDS")
-def test_refunds_of_a_transaction_without_refunds(client: Any, urls: Urls) -> None:
+def test_refunds_of_a_transaction_without_refunds(client: BetterPaymentClient, urls: Urls) -> None:
     _sent, tid = completed(client, urls)
     assert expect_ok(client.transaction_refunds(tid), "get_refunds") == []
 
 
 @pytest.mark.requirement("BP-TX-GET-UNKNOWN", "BP-ERR-207-UNKNOWN-TRANSACTION")
 @pytest.mark.parametrize("operation", READS)
-def test_unknown_transaction(client: Any, operation: str) -> None:
+def test_unknown_transaction(client: BetterPaymentClient, operation: str) -> None:
     unknown = str(uuid.uuid4())
     expect_error(_read(client, operation, unknown), "BP-ERR-207-UNKNOWN-TRANSACTION", transaction_id=unknown)
 
@@ -120,7 +121,8 @@ def test_unknown_transaction(client: Any, operation: str) -> None:
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-TX-OTHER-KEY", "BP-ERR-207-UNKNOWN-TRANSACTION")
 @pytest.mark.parametrize("operation", [*READS, "capture", "refund", "reverse"])
-def test_another_merchant_cannot_see_or_touch_the_transaction(client: Any, other_client: Any, urls: Urls,
+def test_another_merchant_cannot_see_or_touch_the_transaction(client: BetterPaymentClient, other_client: Any,
+                                                              urls: Urls,
                                                               operation: str) -> None:
     _sent, tid = authorized(client, urls)
     before = get_transaction(client, tid)

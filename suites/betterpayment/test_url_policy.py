@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
+from harness.plugin import Target
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_payment
 from harness.suite.betterpayment.requests import Urls, body_for, http_variant, loopback_hosts, mpi_body, mpi_values
@@ -32,7 +34,7 @@ def _https_example(field: str) -> str:
     return str(seed_request().get(field) or seed_request()["success_url"])
 
 
-def _https_reachable(field: str, paycert_target: Any) -> str:
+def _https_reachable(field: str, paycert_target: Target) -> str:
     """An https URL to send: on a simulator a loopback one nobody listens on, so no postback leaves the machine."""
     return f"https://127.0.0.1:9/{field}" if paycert_target.is_simulator else _https_example(field)
 
@@ -49,7 +51,7 @@ def _refusals() -> list[Any]:
 
 @pytest.mark.requirement("BP-URL-HTTPS", URL_ERROR)
 @pytest.mark.parametrize(("field", "pt_name"), _refusals())
-def test_url_that_is_not_https_is_refused(client: Any, urls: Urls, field: str, pt_name: str) -> None:
+def test_url_that_is_not_https_is_refused(client: BetterPaymentClient, urls: Urls, field: str, pt_name: str) -> None:
     plain = http_variant(_https_example(field))
     for insecure in (plain, "ftp" + plain[len("http"):]):
         assert urlsplit(insecure).scheme != POLICY.required_scheme
@@ -60,7 +62,7 @@ def test_url_that_is_not_https_is_refused(client: Any, urls: Urls, field: str, p
 
 @pytest.mark.requirement("BP-URL-HTTPS")
 @pytest.mark.parametrize("field", [f for f in POLICY.fields if card_type().blocks[block_of(f)] != "absent"])
-def test_https_url_is_accepted(client: Any, urls: Urls, paycert_target: Any, field: str) -> None:
+def test_https_url_is_accepted(client: BetterPaymentClient, urls: Urls, paycert_target: Target, field: str) -> None:
     body = mpi_body(urls, **{field: _https_reachable(field, paycert_target)})
     expect_payment(client.payment(body), "payment", body, status_code=CAT.outcomes.success_status["payment"])
 
@@ -68,7 +70,8 @@ def test_https_url_is_accepted(client: Any, urls: Urls, paycert_target: Any, fie
 @pytest.mark.simulator_only
 @pytest.mark.requirement("BP-URL-LOOPBACK")
 @pytest.mark.parametrize("host", loopback_hosts())
-def test_default_profile_accepts_loopback_http(client: Any, urls: Urls, postback_receiver: PostbackReceiver,
+def test_default_profile_accepts_loopback_http(client: BetterPaymentClient, urls: Urls,
+                                               postback_receiver: PostbackReceiver,
                                                host: str) -> None:
     port = urlsplit(postback_receiver.url).port
     for field in ("postback_url", "success_url", "error_url"):

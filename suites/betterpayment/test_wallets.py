@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.catalog import betterpayment
+from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_error, expect_payment, get_transaction, json_body
 from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
@@ -26,7 +27,7 @@ WALLETS = [pytest.param(pt, id=pt.name, marks=pytest.mark.requirement(pt.id)) fo
 
 
 @pytest.mark.requirement("BP-APPLEPAY-VALIDATION")
-def test_apple_pay_merchant_validation_answers_a_session(client: Any) -> None:
+def test_apple_pay_merchant_validation_answers_a_session(client: BetterPaymentClient) -> None:
     response = client.apple_pay_merchant_session(SHOP_HOST)
     assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:300]}"
     body = json_body(response)
@@ -44,20 +45,20 @@ def test_apple_pay_merchant_validation_answers_a_session(client: Any) -> None:
 
 @pytest.mark.requirement("BP-APPLEPAY-VALIDATION-MISSING", "BP-ERR-204-MISSING-FIELDS")
 @pytest.mark.parametrize("host", [None, "", "  "], ids=["absent", "empty", "blank"])
-def test_apple_pay_merchant_validation_needs_the_host(client: Any, host: Any) -> None:
+def test_apple_pay_merchant_validation_needs_the_host(client: BetterPaymentClient, host: Any) -> None:
     response = client.raw(APPLE.method, APPLE.path, json={} if host is None else {APPLE.request_field: host})
     expect_error(response, "BP-ERR-204-MISSING-FIELDS", fields=APPLE.request_field)
 
 
 @pytest.mark.requirement("BP-APPLEPAY-VALIDATION-AUTH", "BP-ERR-201-AUTH")
-def test_apple_pay_merchant_validation_needs_credentials(client: Any) -> None:
+def test_apple_pay_merchant_validation_needs_credentials(client: BetterPaymentClient) -> None:
     response = client.raw(APPLE.method, APPLE.path, json={APPLE.request_field: SHOP_HOST}, authenticate=False)
     expect_error(response, "BP-ERR-201-AUTH")
 
 
 @pytest.mark.requirement("BP-WALLET-TOKEN", "BP-PB-COMPLETED-FIELDS", "BP-STATUS-COMPLETED")
 @pytest.mark.parametrize("pt", WALLETS)
-def test_wallet_token_payment_completes_at_once(client: Any, urls: Urls, postbacks: PostbackReceiver,
+def test_wallet_token_payment_completes_at_once(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
                                                 bp_keys: tuple[str, str], pt: Any) -> None:
     sent = body_for(pt.name, urls)
     assert not any(name in sent for name in CAT.field_blocks["redirection_urls"].names), "wallets need no redirect"
@@ -72,7 +73,7 @@ def test_wallet_token_payment_completes_at_once(client: Any, urls: Urls, postbac
 
 @pytest.mark.requirement("BP-WALLET-TOKEN-FOREIGN", "BP-ERR-204-MISSING-FIELDS")
 @pytest.mark.parametrize("pt", WALLETS)
-def test_the_other_wallets_token_does_not_count(client: Any, urls: Urls, pt: Any) -> None:
+def test_the_other_wallets_token_does_not_count(client: BetterPaymentClient, urls: Urls, pt: Any) -> None:
     own = pt.also_required[0]
     other = next(p for p in payment_types(flow="wallet") if p.name != pt.name)
     foreign = payment_type(other.name).also_required[0]
