@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from harness.cards import mask_digits
 from harness.catalog.boundaries import Boundary, BoundaryRow, Exempt, resolve
-from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
+from harness.catalog.common import Entry, Provenance, Requirement, Rule, Sourced, check_unique_ids, lookup
 
 
 class Hosts(Entry):
@@ -169,14 +169,6 @@ class Idempotency(Sourced):
     methods: list[str]
     retention_seconds: int
     scope: str
-
-
-class Rule(Sourced):
-    id: str
-    title: str
-    error: str | None = None
-    weight: Weight = Weight.mandatory
-    simulator_only: bool = False
 
 
 class BetterChargeCatalog(Entry):

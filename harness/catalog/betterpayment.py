@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from harness.catalog.boundaries import Boundary, BoundaryRow, Exempt, max_length_rows, resolve
-from harness.catalog.common import Entry, Provenance, Requirement, Sourced, Weight, check_unique_ids, lookup
+from harness.catalog.common import Entry, Provenance, Requirement, Rule, Sourced, check_unique_ids, lookup
 
 FieldType = Literal[
     "string", "amount", "decimal", "currency", "url", "date", "pan", "cvv", "month", "year", "flag", "country",
@@ -333,14 +333,6 @@ class LegacyAuth(Sourced):
     key_field: str
     checksum_field: str
     position: Literal["last"]
-
-
-class Rule(Sourced):
-    id: str
-    title: str
-    error: str | None = None
-    weight: Weight = Weight.mandatory
-    simulator_only: bool = False
 
 
 class BetterPaymentCatalog(Entry):

@@ -41,6 +41,16 @@ class Sourced(Entry):
     source: str
 
 
+class Rule(Sourced):
+    """Behaviour that is not a row of a table (both catalogs' `rules:`), each a requirement of its own."""
+
+    id: str
+    title: str
+    error: str | None = None
+    weight: Weight = Weight.mandatory
+    simulator_only: bool = False
+
+
 class Requirement(Entry):
     """The view of an entry the report and the pytest plugin work with."""
 
