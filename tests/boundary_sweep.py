@@ -17,10 +17,10 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from harness.simulator import boundaries as sim_boundaries
+from harness.simulator_control import SimulatorControl
 
 OUT_ENV = "PAYCERT_BOUNDARY_SWEEP"
 _results: list[dict[str, Any]] = []
@@ -35,13 +35,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     if boundary is None:
         return result
     target = pyfuncitem._request.getfixturevalue("paycert_target")
-    control = httpx.Client(base_url=str(target.simulator_url), timeout=30)
+    control = SimulatorControl(str(target.simulator_url), timeout=30)
 
     def enable(*names: str) -> None:  # the control interface's defect switch (a defects-allowed simulator only)
-        control.post("/_simulator/defects", json={"enable": list(names)}).raise_for_status()
+        control.set_defects(list(names))
 
     def reset() -> None:
-        control.post("/_simulator/reset").raise_for_status()
+        control.reset()
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     try:
         for direction in (sim_boundaries.MINUS, sim_boundaries.PLUS):

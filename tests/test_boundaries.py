@@ -174,6 +174,7 @@ def _sweep(api: str, out: Path) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_every_off_by_one_defect_is_caught_by_its_boundary_tests(tmp_path: Path) -> None:
     apis = sorted(CATALOGS)
