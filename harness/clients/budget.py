@@ -141,9 +141,9 @@ class RequestBudget:
 
     def _wait(self, state: _State, now: float) -> float:
         """Seconds until a request may be sent (0: now)."""
-        if state.reserved_by not in (None, os.getpid()) and state.reserved_until is not None \
-                and now < state.reserved_until:
-            return min(state.reserved_until - now, 1.0)  # another process holds the key; look again soon
+        held = state.held_by_another(now)
+        if held:
+            return min(held, 1.0)  # another process holds the key; look again soon
         if state.reset is not None and now < state.reset + RESET_MARGIN:
             # The server's current window: what it said is left, less what is on its way to it.
             if state.remaining is not None and state.remaining - len(state.in_flight) > 0:
@@ -172,15 +172,14 @@ class RequestBudget:
         """Hold the key for this process alone for at most `seconds` (until `release`): the other processes'
         acquire() waits meanwhile. For a test that must count a window's requests exactly or go past the limit
         on purpose while other workers of the run share the key; a holder that dies frees it after `seconds`."""
-        while True:
-            def claim(state: _State, now: float) -> float:
-                taken = state.reserved_by not in (None, os.getpid()) and state.reserved_until is not None \
-                    and now < state.reserved_until
-                if taken:
-                    return min(float(state.reserved_until or now) - now, 1.0)
-                state.reserved_by, state.reserved_until = os.getpid(), now + seconds
-                return 0.0
+        def claim(state: _State, now: float) -> float:
+            held = state.held_by_another(now)
+            if held:
+                return min(held, 1.0)
+            state.reserved_by, state.reserved_until = os.getpid(), now + seconds
+            return 0.0
 
+        while True:
             wait = self._update(claim)
             if wait == 0.0:
                 return
@@ -295,6 +294,12 @@ class _State:
     reset: float | None = None
     reserved_by: int | None = None  # a process holding the key alone (RequestBudget.reserve), until then
     reserved_until: float | None = None
+
+    def held_by_another(self, now: float) -> float:
+        """Seconds another process still holds the key for (RequestBudget.reserve); 0 when nobody else does."""
+        if self.reserved_by in (None, os.getpid()) or self.reserved_until is None:
+            return 0.0
+        return max(self.reserved_until - now, 0.0)
 
     def take(self, now: float) -> float:
         self.stamps.append(now)
