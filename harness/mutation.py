@@ -246,6 +246,17 @@ def suite_arguments(suite: Path, hint: str = "") -> list[str]:
 UNUSED_PLUGINS: tuple[str, ...] = ("-p", "no:schemathesis", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
 
 
+def _suite_env(defects: str | None) -> dict[str, str]:
+    """The environment of a suite run: ours, less xdist's and the mutation's own variables, always against the
+    embedded simulator (only it can carry a defect), with PAYCERT_SIMULATOR_DEFECTS set to `defects`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))
+           and k not in ("PAYCERT_SIMULATOR_URL", FIRST_ENV, DEFECTS_ENV)}
+    env["PAYCERT_TARGET"] = "simulator"
+    if defects:
+        env[DEFECTS_ENV] = defects
+    return env
+
+
 def run_suite(
     suite: Path,
     defect: str | None,
@@ -262,14 +273,7 @@ def run_suite(
     caught; 0 means the suite passed (escaped); anything else (no tests, usage error, crash, timeout) is an
     error, because a suite that never ran has caught nothing.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
-    env.pop("PAYCERT_SIMULATOR_URL", None)  # always the embedded simulator: only it can carry the defect
-    env["PAYCERT_TARGET"] = "simulator"
-    if defect:
-        env[DEFECTS_ENV] = defect
-    else:
-        env.pop(DEFECTS_ENV, None)
-    env.pop(FIRST_ENV, None)
+    env = _suite_env(defect)
     if first:  # tests whose node id contains this run first (harness/mutation_first.py); the set is the same
         env[FIRST_ENV] = first
     with tempfile.TemporaryDirectory(prefix="paycert-mutation-") as tmp:
@@ -311,10 +315,7 @@ def run_batch(suite: Path, jobs: Sequence[tuple[str, str, str, str]], *,
     Returns {defect: (first failing test id or None, seconds)} for every defect the batch reported; a defect
     missing from it (the process crashed or timed out before reaching it) is the caller's to run alone.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST"))}
-    env.pop("PAYCERT_SIMULATOR_URL", None)
-    env.pop(FIRST_ENV, None)
-    env.update({"PAYCERT_TARGET": "simulator", DEFECTS_ENV: "1"})  # defects allowed, none on until switched
+    env = _suite_env("1")  # defects allowed, none on until the batch switches one
     with tempfile.TemporaryDirectory(prefix="paycert-mutation-") as tmp:
         plan = Path(tmp) / "batch.json"
         plan.write_text(json.dumps([{"defect": name, "first": _first_tests(name),

@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from harness.mutation_first import aimed_first
+
 OPTION = "--paycert-mutation-batch"
 _CURRENT: dict[str, Any] = {"defect": None, "applied": None, "failed": None, "broken": None}
 
@@ -36,9 +38,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _ordered(items: list[pytest.Item], hint_modules: list[str], first: str) -> list[pytest.Item]:
+    """The order a process of its own would run them in: its module order, then mutation_first's aimed tests."""
     rank = {Path(m).name: i for i, m in enumerate(hint_modules)}
-    by_module = sorted(items, key=lambda item: rank.get(Path(str(item.path)).name, len(rank)))
-    return sorted(by_module, key=lambda item: not first or first not in item.nodeid) if first else by_module
+    ordered = sorted(items, key=lambda item: rank.get(Path(str(item.path)).name, len(rank)))
+    aimed_first(ordered, first)
+    return ordered
 
 
 @pytest.fixture(autouse=True)
@@ -47,13 +51,10 @@ def _paycert_mutation_defect(request: pytest.FixtureRequest) -> None:
     wanted = _CURRENT["defect"]
     if wanted is None or _CURRENT["applied"] == wanted or "paycert_target" not in request.fixturenames:
         return
-    from harness.simulator_control import SimulatorControl
-
-    target = request.getfixturevalue("paycert_target")
     try:
-        with SimulatorControl(target.simulator_url) as control:
-            control.set_defects([wanted] if wanted else [])
-            control.reset()  # the defect on from an empty state, as a simulator started with it
+        control = request.getfixturevalue("_paycert_control_http")  # the plugin's one connection for the resets
+        control.set_defects([wanted] if wanted else [])
+        control.reset()  # the defect on from an empty state, as a simulator started with it
     except Exception as exc:  # the batch's own failure, never a catch: the runner re-runs the defect alone
         _CURRENT["broken"] = f"{type(exc).__name__}: {exc}"
         raise

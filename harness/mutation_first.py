@@ -15,8 +15,12 @@ import pytest
 FIRST_ENV = "PAYCERT_MUTATION_FIRST"
 
 
+def aimed_first(items: list[pytest.Item], wanted: str) -> None:
+    """Move the items whose node id contains `wanted` to the front; the rest keeps its order (a stable sort)."""
+    if wanted:
+        items.sort(key=lambda item: wanted not in item.nodeid)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    wanted = os.environ.get(FIRST_ENV, "")
-    if wanted:
-        items.sort(key=lambda item: wanted not in item.nodeid)  # stable: the rest keeps its order
+    aimed_first(items, os.environ.get(FIRST_ENV, ""))
