@@ -85,15 +85,13 @@ def _fresh_window(ctx: ProbeContext, client: BetterChargeClient) -> tuple[httpx.
         before = ctx.api.clock()
         first = _counted(client)
         after = ctx.api.clock()
-        if first.status_code == rl.status and ctx.control is None:
-            # the window is still drained (the previous rate-limit test, or another client of the key)
+        drained = first.status_code == rl.status and ctx.control is None  # a previous test's, or another client's
+        if not drained:
+            values = _not_limited(first, "the first request of a window")
+            if values[remaining_h] == rl.limit - 1 and math.ceil(before) == math.ceil(after):
+                return first, before, after
+        if ctx.control is None:  # someone else's window is open (or drained): wait for it to end
             time.sleep(min(max(rate_headers(first)[reset_h] - time.time(), 0) + 1, rl.window_seconds + 2))
-            continue
-        values = _not_limited(first, "the first request of a window")
-        if values[remaining_h] == rl.limit - 1 and math.ceil(before) == math.ceil(after):
-            return first, before, after
-        if ctx.control is None:  # someone else's window is open: wait for it to end
-            time.sleep(min(max(values[reset_h] - time.time(), 0) + 1, rl.window_seconds + 2))
     fail(f"could not open a fresh rate-limit window: {remaining_h} never started at {rl.limit - 1}")
 
 
