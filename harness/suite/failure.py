@@ -38,7 +38,7 @@ def mismatch(api: str, entry: str, field: str, expected: Any, observed: Any, mes
 
 def calibratable(provenance: object) -> bool:
     """Whether a catalog entry of this provenance may be calibrated (a documented one never is)."""
-    return str(getattr(provenance, "value", provenance)) in CALIBRATABLE
+    return str(provenance) in CALIBRATABLE  # Provenance is a StrEnum: its str() is the value
 
 
 def ensure(condition: object, message: str) -> None:
