@@ -12,12 +12,23 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.simulator.server import RunningSimulator, start
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _empty_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path_factory.mktemp("cwd"))
         yield
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[RunningSimulator]:
+    """The simulator as `paycert simulate` starts it (default settings, both APIs), one per test module that asks;
+    a module needing other settings defines its own `sim`."""
+    running = start()
+    yield running
+    running.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -143,13 +143,6 @@ class Bc:
         return self.request("GET", f"/payments/{bc_id}", other=other)
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSimulator]:
-    running = start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def bc(sim: RunningSimulator) -> Iterator[Bc]:
     client = Bc(sim.url)

@@ -15,19 +15,11 @@ import pytest
 from harness.catalog import betterpayment
 from harness.simulator.betterpayment.context import ERROR_TRANSPORT_ENV, start_error_transport
 from harness.simulator.betterpayment.money import parse_cents
-from harness.simulator.server import RunningSimulator, start
-from harness.simulator.state import SimulatorConfig
+from harness.simulator.server import RunningSimulator
 
 CAT = betterpayment()
 SIM = CAT.simulator
 SEED = CAT.seed_examples.payment_request
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSimulator]:
-    running = start(SimulatorConfig())
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -11,18 +11,10 @@ import pytest
 from harness.catalog import bettercharge, betterpayment
 from harness.clients.betterpayment import BetterPaymentClient
 from harness.errors import ControlError, PaycertError
-from harness.simulator.server import RunningSimulator, start
-from harness.simulator.state import SimulatorConfig
+from harness.simulator.server import RunningSimulator
 from harness.simulator_control import SimulatorControl
 
 BP = betterpayment()
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSimulator]:
-    running = start(SimulatorConfig())
-    yield running
-    running.stop()
 
 
 @pytest.fixture
