@@ -22,7 +22,7 @@ from harness.contract.cases import refresh
 from harness.contract.options import RUN, Kind
 from harness.contract.realistic import receiver_urls
 from harness.contract.schemas import build_schema, generated_cases
-from harness.contract.transport import ClientTransport, route_through
+from harness.contract.transport import ClientTransport, operation_id_of, route_through
 
 if TYPE_CHECKING:
     from harness.plugin import Target
@@ -166,8 +166,7 @@ class CaseSender:
 
 
 def operation_id(case: schemathesis.Case) -> str:
-    raw = case.operation.definition.raw
-    return str(raw.get("operationId")) if isinstance(raw, dict) and raw.get("operationId") else case.operation.label
+    return operation_id_of(case.operation)
 
 
 def _header(response: schemathesis.Response, name: str) -> str | None:

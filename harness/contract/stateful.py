@@ -21,6 +21,7 @@ import schemathesis
 
 from harness.contract.options import RUN, STATEFUL_MAX_STEPS
 from harness.contract.sender import CaseSender, operation_id
+from harness.contract.transport import operation_id_of
 
 __all__ = ["CHAINS", "ChainTracker", "extra_root_rules", "focused_rules", "run_stateful",
            "run_stateful_walking_chains", "stateful_scenarios"]
@@ -137,13 +138,8 @@ def focused_rules(schema: Any, machine: Any, rules: dict[str, Any], chain: tuple
     operations to the next stay, the rest become None."""
     from schemathesis.generation.stateful.state_machine import normalize_name
 
-    op_ids: dict[str, str] = {}
-    for result in schema.get_all_operations():
-        if hasattr(result, "ok"):
-            operation = result.ok()
-            raw = operation.definition.raw
-            named = isinstance(raw, dict) and raw.get("operationId")
-            op_ids[operation.label] = str(raw["operationId"]) if named else operation.label
+    op_ids = {result.ok().label: operation_id_of(result.ok()) for result in schema.get_all_operations()
+              if hasattr(result, "ok")}
     steps = set(itertools.pairwise(chain))
     focused = dict(rules)
     kept: set[tuple[str, str]] = set()

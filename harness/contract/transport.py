@@ -23,16 +23,21 @@ from schemathesis.transport.requests import REQUESTS_TRANSPORT, RequestsTranspor
 
 from harness.clients.base import OMIT, ApiClient
 
-__all__ = ["ClientTransport"]
+__all__ = ["ClientTransport", "operation_id_of"]
 
 # Headers requests or httpx compute themselves from the body and URL.
 _COMPUTED = frozenset({"content-length", "host", "transfer-encoding"})
 
 
-def _operation_name(api: str, case: Any) -> str:
-    raw = case.operation.definition.raw
+def operation_id_of(operation: Any) -> str:
+    """A schemathesis operation's operationId in the document, else its label ("POST /payments")."""
+    raw = operation.definition.raw
     op_id = raw.get("operationId") if isinstance(raw, dict) else None
-    return f"{api}.contract.{op_id or case.operation.label}"
+    return str(op_id) if op_id else str(operation.label)
+
+
+def _operation_name(api: str, case: Any) -> str:
+    return f"{api}.contract.{operation_id_of(case.operation)}"
 
 
 class ClientTransport(RequestsTransport):
