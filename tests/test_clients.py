@@ -451,6 +451,33 @@ def test_budget_spends_the_servers_fixed_windows_not_a_sliding_one_of_its_own(tm
     assert len(server.requests) == 4
 
 
+def test_an_answer_to_another_keys_request_never_speaks_for_our_window(tmp_path: Path) -> None:
+    """The limit is per API key. A request sent with another key, or none (an auth test, the contract suite's
+    ignored-auth check), is answered with *that* key's window: fresher, with room left. Taken for ours, it made
+    the budget send into our drained window (two unplanned 429s in a sandbox run)."""
+    fake = FakeTime()
+    reset = NOW + 10.0
+    budget = rate_limit_budget(API_KEY, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)
+
+    ours = iter([2, 1, 0])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("x-api-key") == API_KEY:
+            return _rate(next(ours), reset)  # ours: two left, then one, then none
+        return _rate(99, reset + 30)  # another key's window, opened later, with room left
+
+    client = BetterChargeClient(BASE, API_KEY, PARTNER, retry=_policy([]), budget=budget,
+                                transport=httpx.MockTransport(answer))
+    client.get_payment("p1")
+    client.raw("GET", "/payments/p2", headers={"x-api-key": "another-key"})
+    client.raw("GET", "/payments/p3", authenticate=False)
+    client.get_payment("p4")
+    client.get_payment("p5")
+    assert fake.sleeps == [], "the server left room for every one of them"
+    assert budget.try_acquire() == pytest.approx(reset + 2.0 - NOW), "our window is drained until its reset"
+    assert not json.loads(budget.path.read_text())["in_flight"], "each answer ended its request's flight"
+
+
 def test_budget_counts_what_the_server_says_is_left_less_what_is_in_flight(tmp_path: Path) -> None:
     fake = FakeTime()
     budget = RequestBudget(API_KEY, 100, 60.0, directory=tmp_path, clock=fake.clock, sleep=fake.sleep)

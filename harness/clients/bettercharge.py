@@ -75,6 +75,12 @@ class BetterChargeClient(ApiClient):
             transport=transport,
         )
 
+    def _speaks_for_budget(self, request: httpx.Request) -> bool:
+        """The documented limit is per API key: only an answer to a request that carried ours speaks for its
+        window (harness.clients.base.ApiClient._speaks_for_budget)."""
+        header = self._catalog.auth.api_key_header
+        return request.headers.get(header) == self._auth_headers[header]
+
     @property
     def auth_headers(self) -> dict[str, str]:
         """The credential headers, for raw(authenticate=False) requests that must drop or alter one of them."""
