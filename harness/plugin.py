@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # imported where used: a plain `pytest` of the project's own 
 
 NOT_VERIFIABLE = "not verifiable on this target: needs the simulator's control interface"
 ADVISORY = "advisory requirement not met"
+#: Each finished test's record, appended as it ends (what `paycert certify --resume` reads of a run killed before
+#: results.json was written; harness/report/resume.py).
+PARTIAL_RESULTS = "results.partial.jsonl"
 
 
 class NotVerifiable(pytest.skip.Exception):  # type: ignore[name-defined]
@@ -72,8 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): catalog requirement ids this test proves")
     config.addinivalue_line("markers", "simulator_only: needs the simulator's control interface")
-    config.addinivalue_line("markers", "provokes_rate_limit: goes past the rate limit on purpose (its 429s are "
-                                       "counted apart from the run's unplanned ones)")
+    config.addinivalue_line("markers", "provokes_rate_limit(fresh_window=False): goes past the rate limit on "
+                                       "purpose (its 429s are counted apart from the run's unplanned ones); "
+                                       "fresh_window: it needs a window nobody has used yet")
     config.pluginmanager.register(_Collector(config), "paycert-collector")
     # Settings load lazily (the project's own tests never need them); this says how, for a plain pytest run.
     # A run of `paycert certify` hands its settings over in a file instead (harness.config).
@@ -93,7 +97,20 @@ def _requirement_ids(item: pytest.Item) -> list[str]:
     return ids
 
 
+def _rate_limit_order(item: pytest.Item) -> int:
+    mark = item.get_closest_marker("provokes_rate_limit")
+    if mark is None:
+        return 2
+    return 1 if mark.kwargs.get("fresh_window") else 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The rate-limit tests first, one after the other: the one that drains whatever window is open, then those
+    that need a fresh window (each starts as the one before it ran out). Anywhere else, a fresh-window test
+    waits out a window the other tests had only partly spent, and a sandbox run pays that idle time against
+    its floor (requests / 100 per minute; benchmarks/sandbox_floor.py). A stable sort: the rest keep their
+    order."""
+    items.sort(key=_rate_limit_order)
     if not any(item.get_closest_marker("requirement") for item in items):
         return
     from harness.catalog import all_requirements
@@ -198,7 +215,7 @@ class _Collector:
         if target is None or hasattr(self.config, "workerinput"):
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        with (target.parent / "results.partial.jsonl").open("a", encoding="utf-8") as handle:
+        with (target.parent / PARTIAL_RESULTS).open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(rec) + "\n")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -213,7 +230,9 @@ class _Collector:
         if target is None:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(sorted(self.records.values(), key=lambda r: r["nodeid"]), indent=1))
+        target.write_text(json.dumps(sorted(self.records.values(), key=lambda r: r["nodeid"]), separators=(",", ":")))
+        # results.json now holds every record the partial log held (resume reads it first): one copy is kept
+        (target.parent / PARTIAL_RESULTS).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- fixtures

@@ -21,8 +21,9 @@ from harness.suite.probes import boundary_cases
 
 
 def _marks(b: Boundary) -> list[pytest.MarkDecorator]:
-    """The rate-limit rows drain the key's window on purpose (the run's budget counts them apart)."""
-    return [pytest.mark.provokes_rate_limit] if b.probe.startswith("rate_") else []
+    """The rate-limit rows drain a window nobody used before them, on purpose (the run's budget counts them
+    apart, and the plugin runs them first)."""
+    return [pytest.mark.provokes_rate_limit(fresh_window=True)] if b.probe.startswith("rate_") else []
 
 
 @pytest.mark.parametrize(("boundary", "side"), boundary_cases(bettercharge().all_boundaries, _marks))
