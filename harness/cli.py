@@ -392,9 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "certify", help="run the suites against a target and write the certification report",
-        description="Run the suites, write <out>/<run-id>/ (report.html, report.json, junit.xml, allure-results/, "
-        "evidence/, a signed package when ready) and point <out>/latest at it. Exit 0 only when the verdict is "
-        "ready for go-live, the leak audit is clean and the package is signed; 1 otherwise; 2 on a usage error.")
+        description="Run the suites, write <out>/<run-id>/ (report.html, report.json, junit.xml, "
+        "allure-results.tar.xz, evidence/, a signed package when ready) and point <out>/latest at it. Exit 0 "
+        "only when the verdict is ready for go-live, the leak audit is clean and the package is signed; 1 "
+        "otherwise; 2 on a usage error.")
     p.add_argument("--api", default="all", choices=["betterpayment", "bettercharge", "all"],
                    help="which API to certify (default: all)")
     p.add_argument("--target", choices=["simulator", "sandbox"], default=None,

@@ -569,7 +569,7 @@ def _read_index(path: Path) -> dict[str, dict[str, Any]]:
 
 def _atomic_write(path: Path, document: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(document, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     tmp.replace(path)
 
 

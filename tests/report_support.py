@@ -194,3 +194,16 @@ def test_support_builds_a_schema_valid_report(tmp_path: Path) -> None:
     report = make_report(requirements, passing(requirements))
     assert schema_problems(report) == []
     assert report["verdict"]["ready"]
+
+
+def unpacked_allure(run: Path) -> Path:
+    """The run's Allure results as Allure reads them: allure-results.tar.xz unpacked beside the run (README)."""
+    import tarfile
+
+    from harness.report.allure_results import ARCHIVE
+
+    target = run.parent / f"{run.name}-unpacked"
+    if not (target / "allure-results").is_dir():
+        with tarfile.open(run / ARCHIVE, "r:xz") as tar:
+            tar.extractall(target, filter="data")
+    return target / "allure-results"

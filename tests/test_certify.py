@@ -19,12 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from report_support import BC_API_KEY, bc_requirements, fake_suite, sim_settings
+from report_support import BC_API_KEY, bc_requirements, fake_suite, sim_settings, unpacked_allure
 
 from harness.catalog import bettercharge
 from harness.cli import main
 from harness.config import Settings, read_environment
 from harness.paths import fixtures_dir
+from harness.plugin import PARTIAL_RESULTS
 from harness.report import certify as certify_module
 from harness.report.certify import CertifyOptions, pytest_command
 from harness.report.metadata import file_sha256, parse_iso
@@ -102,7 +103,8 @@ def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Pat
     # JUnit, Allure (one history id per parametrized case), HAR evidence, logs, audit
     cases = ET.parse(run / "junit.xml").getroot().iter("testcase")
     assert sum(1 for _ in cases) == N_BC + 1
-    results = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
+    assert not (run / "allure-results").exists(), "kept as one archive"
+    results = [json.loads(p.read_text()) for p in unpacked_allure(run).glob("*-result.json")]
     assert len(results) == N_BC + 1
     history = [r["historyId"] for r in results]
     assert len(set(history)) == len(history)
@@ -304,10 +306,13 @@ def test_resume_runs_only_what_did_not_pass(workspace: Path, monkeypatch: pytest
     without running its passed tests again; the report judges the union and names the run it resumed."""
     assert certify(workspace, monkeypatch, behaviour={"fail": ["BC-CARD-03"]}) == 1
     first = latest(workspace)
+    assert not (first / PARTIAL_RESULTS).exists(), "a finished run keeps one copy of its records: results.json"
+    # as if killed before the end: the partial log holds what results.json would, and no report was written
+    records = json.loads((first / "results.json").read_text())
+    assert len(records) == N_BC + 1
+    (first / PARTIAL_RESULTS).write_text("".join(json.dumps(r) + "\n" for r in records))
     for name in ("results.json", "report.json", "report.html"):
-        (first / name).unlink()  # as if killed before the end
-    partial = (first / "results.partial.jsonl").read_text().splitlines()
-    assert len(partial) == N_BC + 1
+        (first / name).unlink()
     capsys.readouterr()
 
     assert certify(workspace, monkeypatch, "--resume", first.name) == 0  # the card is fixed now
@@ -400,8 +405,9 @@ def test_progress_line_gives_requests_budget_and_an_eta_bounded_by_the_rate_limi
 
 
 def test_allure_containers_merge_per_test_and_lose_no_step(tmp_path: Path) -> None:
-    """One container per test (the union of its fixtures' steps, in the order they ran); shared containers
-    stay; a container of no test goes (Allure shows it nowhere)."""
+    """One container per test that did not pass (the union of its fixtures' steps, in the order they ran);
+    shared containers stay; a container of no test goes (Allure shows it nowhere), and so do those of a test
+    that passed; the results lose the machine's labels only."""
     from harness.report.allure_results import merge_containers
 
     def container(name: str, children: list[str], before: str, start: int) -> None:
@@ -415,10 +421,17 @@ def test_allure_containers_merge_per_test_and_lose_no_step(tmp_path: Path) -> No
     container("c", ["t2"], "alone", 30)
     container("s", ["t1", "t2"], "session", 1)
     (tmp_path / "o-container.json").write_text(json.dumps({"uuid": "o", "befores": [{"name": "side"}]}))
-    (tmp_path / "t1-result.json").write_text("{}")
-    assert merge_containers(tmp_path) == 2
+    labels = [{"name": "host", "value": "vm"}, {"name": "requirement", "value": "BC-CARD-01"},
+              {"name": "thread", "value": "1-MainThread"}]
+    (tmp_path / "t1-result.json").write_text(json.dumps({"uuid": "t1", "status": "failed", "labels": labels}))
+    (tmp_path / "t2-result.json").write_text(json.dumps({"uuid": "t2", "status": "passed", "labels": labels}))
+    container("p", ["t2"], "passed", 40)
+    assert merge_containers(tmp_path) == 4
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["a-container.json", "c-container.json", "s-container.json", "t1-result.json"]
+    assert names == ["a-container.json", "s-container.json", "t1-result.json", "t2-result.json"]
+    for result in ("t1", "t2"):
+        kept = json.loads((tmp_path / f"{result}-result.json").read_text())["labels"]
+        assert kept == [{"name": "requirement", "value": "BC-CARD-01"}]
     merged = json.loads((tmp_path / "a-container.json").read_text())
     assert merged["children"] == ["t1"] and (merged["start"], merged["stop"]) == (10, 25)
     assert [b["name"] for b in merged["befores"]] == ["first", "second"]

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from report_support import BC_API_KEY, bc_requirements, fake_suite, make_report, passing, sim_settings
+from report_support import (
+    BC_API_KEY,
+    bc_requirements,
+    fake_suite,
+    make_report,
+    passing,
+    sim_settings,
+    unpacked_allure,
+)
 
 from harness.catalog import all_requirements, bettercharge
 from harness.cli import main
@@ -265,7 +273,7 @@ def test_junit_cases_carry_requirement_properties_and_titled_failures(runs: Runs
 
 
 def _allure(run: Path) -> dict[str, dict]:
-    results = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
+    results = [json.loads(p.read_text()) for p in unpacked_allure(run).glob("*-result.json")]
     return {r["name"]: r for r in results}
 
 
@@ -283,7 +291,7 @@ def test_allure_labels_evidence_and_stable_history_ids(runs: Runs) -> None:
     advisory = {(label["name"], label["value"]) for label in a[f"test_requirement[{ADVISORY}]"]["labels"]}
     assert ("severity", "minor") in advisory
     (attachment,) = [x for x in card["attachments"] if x["name"].startswith("evidence")]
-    har = json.loads((runs.a / "allure-results" / attachment["source"]).read_text())
+    har = json.loads((unpacked_allure(runs.a) / attachment["source"]).read_text())
     text = json.dumps(har)
     card2 = bettercharge().cards[1]
     assert "/payments/authorize" in text and card2.bin in text and card2.last4 in text
@@ -309,7 +317,7 @@ def test_allure_cli_renders_both_runs_with_history(runs: Runs, tmp_path: Path) -
     (tmp_path / "allurerc.json").write_text(json.dumps({"historyPath": str(history)}))
     for run in (runs.a, runs.b):
         out = tmp_path / f"report-{run.name}"
-        proc = subprocess.run([*allure, "generate", str(run / "allure-results"), "--output", str(out)],
+        proc = subprocess.run([*allure, "generate", str(unpacked_allure(run)), "--output", str(out)],
                               cwd=tmp_path, capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         assert (out / "index.html").is_file()

@@ -27,6 +27,7 @@ from report_support import (
 from harness.cards import luhn_valid
 from harness.catalog import bettercharge
 from harness.report import leak_audit
+from harness.report.allure_results import ARCHIVE, archive
 from harness.report.certify import judge_and_write
 from harness.report.html import render_html
 from harness.report.leak_audit import TimeWindow, audit_paths, scan_text
@@ -74,8 +75,16 @@ def _clean_run(root: Path) -> Path:
     return root
 
 
+def _archived(run: Path) -> Path:
+    """The run's Allure results kept as certify keeps them: one tar.xz."""
+    archived = archive(run / "allure-results")
+    assert archived is not None and not (run / "allure-results").exists()
+    return archived
+
+
 def test_clean_run_has_no_findings(tmp_path: Path) -> None:
     run = _clean_run(tmp_path)
+    _archived(run)
     result = audit_paths(run, secrets=SECRETS, known_pans=pans(), window=WINDOW)
     assert result.clean, [f.describe() for f in result.findings]
     assert result.files_scanned >= 9
@@ -107,11 +116,22 @@ def test_planted_secret_is_found_also_url_encoded(tmp_path: Path) -> None:
     password = SECRETS[0] + "&/ +"
     (run / "logs" / "pytest.log").write_text("GET /x?password=" + password.replace("&", "%26").replace("/", "%2F")
                                              .replace(" ", "%20").replace("+", "%2B") + "\n")
+    member = allure.relative_to(run).as_posix()
+    _archived(run)
     result = audit_paths(run, secrets=[*SECRETS, password], known_pans=pans(), window=WINDOW)
     files = {(f.file, f.kind) for f in result.findings}
-    assert (allure.relative_to(run).as_posix(), "secret") in files
+    assert (f"{ARCHIVE}!{member}", "secret") in files, "the archive is read member by member"
     assert ("logs/pytest.log", "secret") in files
     assert all(f.masked == "[REDACTED]" for f in result.findings)
+
+
+def test_an_archive_that_cannot_be_read_is_a_finding_not_a_clean_file(tmp_path: Path) -> None:
+    run = _clean_run(tmp_path)
+    archived = _archived(run)
+    data = archived.read_bytes()
+    archived.write_bytes(data[: len(data) // 2])  # cut short: nobody can prove what the rest held
+    result = audit_paths(run, secrets=SECRETS, known_pans=pans(), window=WINDOW)
+    assert [(f.file, f.kind) for f in result.findings] == [(ARCHIVE, "unreadable")]
 
 
 def test_luhn_invalid_catalog_card_is_still_a_leak() -> None:

@@ -40,7 +40,7 @@ from harness.config import (
 )
 from harness.paths import fixtures_override
 from harness.report import leak_audit, metadata, resume
-from harness.report.allure_results import merge_containers
+from harness.report.allure_results import archive, merge_containers
 from harness.report.calibration import apply_to_report
 from harness.report.console import print_summary, say
 from harness.report.errors import ReportError
@@ -363,6 +363,7 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
     if resumed is not None:
         resume.merge_results(resumed, run_dir)
     merge_containers(run_dir / "allure-results")
+    archive(run_dir / "allure-results")
     finished = metadata.utc_now()
 
     problems: list[str] = [pytest_run.stopped_early] if pytest_run.stopped_early else []

@@ -128,9 +128,7 @@ class _Renderer:
             part = self.packs.setdefault(module, [])
             part.append(fragment)
             body = (f'<div class="exchanges-packed" data-pack="{_anchor("p", module)}" data-part="{len(part) - 1}">'
-                    f'<p class="muted">{len(full)} '
-                    f'exchanges, unpacked when this test is opened (needs a browser from 2023 or later; the HAR '
-                    f'file holds the same)</p></div>')
+                    f'<p class="muted">unpacked when opened</p></div>')
         else:
             body = "".join(_exchange(x) for x in exchanges) or '<p class="muted">(no HTTP exchange recorded)</p>'
             if count > len(exchanges):
@@ -299,7 +297,8 @@ class _Renderer:
         body = "".join(self._requirement(r) for r in self.r["requirements"])
         return (f'<section id="requirements"><h2>Requirements</h2><p class="muted">Blocking first, then warnings, '
                 f"waived, not verifiable and passed. Evidence is masked: card numbers show the first six and last "
-                f"four digits, credentials are removed.</p>{body}</section>")
+                f"four digits, credentials are removed. A test's exchanges are unpacked when it is opened (a "
+                f"browser from 2023 or later; each test names the HAR file that holds the same).</p>{body}</section>")
 
     def other_tests(self) -> str:
         unmapped = self.r["verdict"]["unmapped_tests"]

@@ -17,8 +17,9 @@ What is not a hit, and why (Luhn-valid digit runs only; known PANs and secrets a
    what such a timestamp looks like until 2286.
 
 Compressed evidence is audited as what it holds: a gzip file (``evidence/*.har.gz``, by its magic bytes, not its
-name) is decompressed and scanned, inside a zip as well; a gzip that cannot be decompressed is itself a finding
-(``unreadable``), since nobody can prove it clean. report.html's packed evidence (base64 of gzip) is decoded and
+name) is decompressed and scanned, inside a zip as well; an xz-compressed tar (``allure-results.tar.xz``, by its
+magic bytes) is scanned member by member, like a zip; a gzip or xz that cannot be decompressed is itself a
+finding (``unreadable``), since nobody can prove it clean. report.html's packed evidence (base64 of gzip) is decoded and
 scanned the same way.
 
 A finding names the file (relative to the run directory; ``package.zip!member`` inside a zip, ``file!gunzip``
@@ -33,8 +34,11 @@ import binascii
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
+import lzma
 import re
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
@@ -162,6 +166,7 @@ def _findings(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequen
 
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_XZ_MAGIC: Final = b"\xfd7zXZ\x00"
 _PACKED: Final = re.compile(rb'data-gz="([A-Za-z0-9+/=]*)"')
 
 
@@ -207,6 +212,8 @@ def audit_file(path: Path, name: str, *, secrets: Sequence[str] = (), known_pans
                window: TimeWindow | None = None) -> tuple[int, list[Finding]]:
     """(files scanned, findings) for one file; a zip is scanned member by member, gzip content decompressed."""
     data = path.read_bytes()
+    if data[:6] == _XZ_MAGIC:
+        return _audit_tar(name, data, secrets, known_pans, window)
     if zipfile.is_zipfile(path):
         found: list[Finding] = []
         count = 0
@@ -223,6 +230,26 @@ def audit_file(path: Path, name: str, *, secrets: Sequence[str] = (), known_pans
                 count += more
         return count, found
     return _expanded(name, data, secrets, known_pans, window)
+
+
+def _audit_tar(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequence[str],
+               window: TimeWindow | None) -> tuple[int, list[Finding]]:
+    """An xz-compressed tar, member by member (``name!member``); xz or tar data that cannot be read is a
+    finding, never a clean file."""
+    found: list[Finding] = []
+    count = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as archive:
+            for info in archive:
+                handle = archive.extractfile(info) if info.isfile() else None
+                if handle is None:
+                    continue
+                more, member_found = _expanded(f"{name}!{info.name}", handle.read(), secrets, known_pans, window)
+                found.extend(member_found)
+                count += more
+    except (tarfile.TarError, lzma.LZMAError, EOFError, OSError):
+        return count + 1, [*found, Finding(name, 0, 1, 1, "unreadable", "(xz or tar data that cannot be read)")]
+    return count, found
 
 
 def audit_paths(

@@ -104,4 +104,4 @@ def load_results(path: Path) -> list[TestRecord]:
 def write_results(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Write records in the plugin's format (tests and tools that fabricate a run use this)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(list(records), indent=1), encoding="utf-8")
+    path.write_text(json.dumps(list(records), separators=(",", ":")), encoding="utf-8")

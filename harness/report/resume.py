@@ -15,12 +15,11 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from harness.evidence import INDEX_FILENAME
+from harness.plugin import PARTIAL_RESULTS as PARTIAL
 from harness.report.errors import ReportError
-
-PARTIAL: Final = "results.partial.jsonl"
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def copy_evidence(resumed: Resumed, run_dir: Path) -> None:
         if row.get("case") in passed and name and (source / name).is_file():
             shutil.copy2(source / name, target / name)
             kept.append(row)
-    (target / INDEX_FILENAME).write_text(json.dumps({**index, "cases": kept}, indent=1), encoding="utf-8")
+    (target / INDEX_FILENAME).write_text(json.dumps({**index, "cases": kept}, separators=(",", ":")), encoding="utf-8")
 
 
 def merge_results(resumed: Resumed, run_dir: Path) -> None:
@@ -128,4 +127,5 @@ def merge_results(resumed: Resumed, run_dir: Path) -> None:
         fresh = []
     seen = {r.get("nodeid") for r in fresh if isinstance(r, dict)}
     merged = fresh + [r for r in resumed.passed if r["nodeid"] not in seen]
-    path.write_text(json.dumps(sorted(merged, key=lambda r: str(r.get("nodeid"))), indent=1), encoding="utf-8")
+    ordered = sorted(merged, key=lambda r: str(r.get("nodeid")))
+    path.write_text(json.dumps(ordered, separators=(",", ":")), encoding="utf-8")
