@@ -145,20 +145,39 @@ def test_a_5xx_beyond_the_retries_is_an_infrastructure_error_with_every_attempt_
     assert [e.status for e in recorder.exchanges("c")] == [503] * client.retry.max_attempts
 
 
-def test_contract_tests_are_dealt_over_the_workers_longest_first_after_a_few_short_ones() -> None:
+def _item(nodeid: str, provokes: bool = False) -> Any:
     import types
 
+    name = nodeid.rsplit("::", 1)[1]
+    mark = types.SimpleNamespace(name="provokes_rate_limit", kwargs={}) if provokes else None
+    return types.SimpleNamespace(nodeid=nodeid, name=name, originalname=name.split("[")[0],
+                                 get_closest_marker=lambda wanted: mark if wanted == "provokes_rate_limit" else None)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_rate_limit_tests_the_plugin_put_first_stay_first_ahead_of_the_contract_tests(workers: int) -> None:
+    """Dealt behind the contract tests, a fresh-window rate test waited out a window they had only partly spent:
+    60 s idle in a sandbox run (benchmarks/sandbox_floor.py)."""
     from harness.contract import order
 
-    def item(nodeid: str) -> Any:
-        name = nodeid.rsplit("::", 1)[1]
-        return types.SimpleNamespace(nodeid=nodeid, name=name, originalname=name.split("[")[0])
+    rate = [_item(f"suites/bettercharge/test_rate.py::test_{i}", provokes=True) for i in range(5)]
+    others = [_item(f"suites/bettercharge/test_cards.py::test_card[{i}]") for i in range(20)]
+    contract = [_item(f"suites/contract/test_a_contract.py::test_negative[POST /x{i}]") for i in range(6)]
+    items = rate + others + contract
+    order.deal(items, workers)
+    assert items[:5] == rate
+    assert items[5:5 + order._LEAD] == others[:order._LEAD]
+    assert "contract" in items[5 + order._LEAD].nodeid
 
-    contract = [item(f"suites/contract/test_a_contract.py::test_{kind}[POST /x{i}]")
+
+def test_contract_tests_are_dealt_over_the_workers_longest_first_after_a_few_short_ones() -> None:
+    from harness.contract import order
+
+    contract = [_item(f"suites/contract/test_a_contract.py::test_{kind}[POST /x{i}]")
                 for kind in ("conformance", "negative", "data_validation") for i in range(4)]
-    contract += [item("suites/contract/test_a_contract.py::test_stateful"),
-                 item("suites/contract/test_b_contract.py::test_stateful_payments")]
-    others = [item(f"suites/bettercharge/test_cards.py::test_card[{i}]") for i in range(86)]
+    contract += [_item("suites/contract/test_a_contract.py::test_stateful"),
+                 _item("suites/contract/test_b_contract.py::test_stateful_payments")]
+    others = [_item(f"suites/bettercharge/test_cards.py::test_card[{i}]") for i in range(86)]
     items = others[:40] + contract + others[40:]
     order.deal(items, 4)
     assert sorted(i.nodeid for i in items) == sorted(i.nodeid for i in [*contract, *others])
