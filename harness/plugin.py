@@ -36,6 +36,12 @@ if TYPE_CHECKING:  # imported where used: a plain `pytest` of the project's own 
 
 NOT_VERIFIABLE = "not verifiable on this target: needs the simulator's control interface"
 ADVISORY = "advisory requirement not met"
+#: user_properties the plugin ships from the xdist workers for its own bookkeeping (requirement ids, weights,
+#: outcomes' classes, requests spent per API, calibration observations, contract case counts): results.json and
+#: the report hold what they say, so certify drops them from junit.xml (harness/report/junit.py), where they were
+#: a third of its bytes. The properties JUnit readers are promised (requirement, provenance, weight) stay.
+TRANSPORT_PROPERTIES: frozenset[str] = frozenset({"requirements", "advisory", "not_verifiable", "observations",
+                                                  "classification", "requests", "paycert_contract_cases"})
 #: Each finished test's record, appended as it ends (what `paycert certify --resume` reads of a run killed before
 #: results.json was written; harness/report/resume.py).
 PARTIAL_RESULTS = "results.partial.jsonl"

@@ -25,7 +25,7 @@ from harness.catalog import bettercharge
 from harness.cli import main
 from harness.config import Settings, read_environment
 from harness.paths import fixtures_dir
-from harness.plugin import PARTIAL_RESULTS
+from harness.plugin import PARTIAL_RESULTS, TRANSPORT_PROPERTIES
 from harness.report import certify as certify_module
 from harness.report.certify import CertifyOptions, pytest_command
 from harness.report.metadata import file_sha256, parse_iso
@@ -101,8 +101,10 @@ def test_ready_run_writes_every_artefact_and_a_verifiable_package(workspace: Pat
     assert meta["suites"]["files"] == 2
 
     # JUnit, Allure (one history id per parametrized case), HAR evidence, logs, audit
-    cases = ET.parse(run / "junit.xml").getroot().iter("testcase")
-    assert sum(1 for _ in cases) == N_BC + 1
+    cases = list(ET.parse(run / "junit.xml").getroot().iter("testcase"))
+    assert len(cases) == N_BC + 1
+    names = {p.get("name") for c in cases for p in c.iter("property")}
+    assert {"requirement", "provenance", "weight"} <= names and not names & TRANSPORT_PROPERTIES
     assert not (run / "allure-results").exists(), "kept as one archive"
     results = [json.loads(p.read_text()) for p in unpacked_allure(run).glob("*-result.json")]
     assert len(results) == N_BC + 1
@@ -437,3 +439,25 @@ def test_allure_containers_merge_per_test_and_lose_no_step(tmp_path: Path) -> No
     assert [b["name"] for b in merged["befores"]] == ["first", "second"]
     assert [a["name"] for a in merged["afters"]] == ["first::<lambda>", "second::<lambda>"]
     assert json.loads((tmp_path / "s-container.json").read_text())["children"] == ["t1", "t2"]
+
+
+def test_junit_keeps_the_promised_properties_and_drops_the_plugins_bookkeeping(tmp_path: Path) -> None:
+    """CI dashboards read requirement, provenance and weight (README) and what a test records itself; the
+    plugin's transport properties (requirement lists, requests spent, case counts) were a third of junit.xml."""
+    from harness.report.junit import drop_transport_properties
+
+    kept = [("requirement", "BC-CARD-01"), ("provenance", "documented"), ("weight", "mandatory"),
+            ("observed", "HTTP 201")]
+    props = "".join(f'<property name="{n}" value="{v}" />' for n, v in kept)
+    props += "".join(f'<property name="{n}" value="x" />' for n in sorted(TRANSPORT_PROPERTIES))
+    path = tmp_path / "junit.xml"
+    path.write_text(f'<testsuites><testsuite name="pytest" tests="2"><testcase classname="a" name="t1">'
+                    f'<properties>{props}</properties></testcase><testcase classname="a" name="t2"><properties>'
+                    f'<property name="requests" value="{{}}" /></properties></testcase></testsuite></testsuites>')
+    assert drop_transport_properties(path) == len(TRANSPORT_PROPERTIES) + 1
+    cases = {c.get("name"): c for c in ET.parse(path).getroot().iter("testcase")}
+    assert [(p.get("name"), p.get("value")) for p in cases["t1"].iter("property")] == kept
+    assert cases["t2"].find("properties") is None, "no empty <properties/> left behind"
+    (tmp_path / "broken.xml").write_text("<testsuites")
+    assert drop_transport_properties(tmp_path / "broken.xml") == 0
+    assert drop_transport_properties(tmp_path / "missing.xml") == 0

@@ -47,6 +47,7 @@ from harness.report.errors import ReportError
 from harness.report.evidence_view import EvidenceReader
 from harness.report.history import load_baseline
 from harness.report.html import render_html
+from harness.report.junit import drop_transport_properties
 from harness.report.model import LeakSection, RunInfo, build_report, dump_report
 from harness.report.package import build_package
 from harness.report.preflight import print_preflight, run_preflight
@@ -364,6 +365,7 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
         resume.merge_results(resumed, run_dir)
     merge_containers(run_dir / "allure-results")
     archive(run_dir / "allure-results")
+    drop_transport_properties(run_dir / "junit.xml")
     finished = metadata.utc_now()
 
     problems: list[str] = [pytest_run.stopped_early] if pytest_run.stopped_early else []
