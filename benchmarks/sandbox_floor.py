@@ -1,6 +1,6 @@
 """A full scoped BetterCharge sandbox run against the simulator posing as the sandbox: wall time against the floor.
 
-    python benchmarks/sandbox_floor.py [--workers 0] [--keep DIR]
+    python benchmarks/sandbox_floor.py [--workers N] [--keep DIR]
 
 The floor is what the documented rate limit allows at best: requests / 100 per minute. Issue 10 asks a
 BetterCharge sandbox run to stay within 10% of it with no unplanned 429. What this does:
@@ -64,7 +64,7 @@ def _windows(times: list[float], window: float) -> list[tuple[float, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None, help="certify's --workers (default: certify's own)")
     parser.add_argument("--keep", type=Path, help="keep the run's working directory here")
     args = parser.parse_args(argv)
     rl = bettercharge().rate_limit
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                         "BETTERCHARGE_PARTNER_ID": sim.partner_id, "PAYCERT_CA_BUNDLE": str(served.ca_bundle),
                         "PAYCERT_BUDGET_DIR": str(base / "budget")})
             command = [sys.executable, "-m", "harness.cli", "certify", "--api", "bettercharge", "--target",
-                       "sandbox", "--workers", str(args.workers), "--out", str(work / "reports")]
+                       "sandbox", "--out", str(work / "reports")]
+            if args.workers is not None:
+                command += ["--workers", str(args.workers)]
             start = time.time()
             proc = subprocess.run(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True)
