@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from harness.catalog import betterpayment
 from harness.catalog.betterpayment import BetterPaymentCatalog
@@ -37,6 +38,8 @@ class Context:
     incoming_key: str
     webhook_key: str
     error_transport: str  # in_band | http; kept across resets (it is how the simulator runs)
+    # What the simulator derives from the catalog once rather than per request (validation.py's plans).
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, state: SimulatorState) -> Context:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -336,9 +335,8 @@ class _Offline(Exception):
 
 def _reachable(ctx: Any, url: str) -> bool:
     """Only loopback receivers (127.0.0.0/8, ::1, localhost) are ever contacted."""
-    from harness.simulator.betterpayment.validation import _loopback
+    from harness.simulator.betterpayment.validation import _loopback, loopback_policy
 
     policy = ctx.catalog.url_policy
     host = (urlsplit(url).hostname or "").lower()
-    networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
-    return _loopback(host, {h.lower() for h in policy.loopback_hosts}, networks)
+    return _loopback(host, *loopback_policy(tuple(policy.loopback_hosts), tuple(policy.loopback_networks)))
