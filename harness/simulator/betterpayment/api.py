@@ -46,6 +46,7 @@ class Api:
         self.ctx = ctx
         self.ops = ops
         self.dispatcher = dispatcher
+        self._base_urls: dict[tuple[Any, ...], str] = {}
 
     # --- request plumbing ----------------------------------------------------------------------------------
 
@@ -124,9 +125,21 @@ class Api:
             raise BPError("BP-ERR-205-INVALID-FIELDS", fields=(exc.field or "form")[:64]) from None
         return fields
 
-    @staticmethod
-    def _base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+    def _base_url(self, request: Request) -> str:
+        """The URL the simulator's pages are reached under, as the client named it. Starlette derives it from the
+        scheme, the server address, the Host header and the root path (starlette/requests.py `base_url`), a
+        twentieth of a POST's time; it is kept per combination of those (a handful on one simulator)."""
+        scope = request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        server = scope.get("server")
+        root = scope.get("app_root_path", scope.get("root_path", ""))
+        key = (scope.get("scheme"), tuple(server) if server else None, host, root)
+        url = self._base_urls.get(key)
+        if url is None:
+            if len(self._base_urls) >= 64:  # any number of Host headers may arrive; keep the memo small
+                self._base_urls.clear()
+            url = self._base_urls[key] = str(request.base_url).rstrip("/")
+        return url
 
     def _is_legacy(self, request: Request) -> bool:
         """A request in the older docs' checksum form: no Authorization header, a form-encoded body."""
