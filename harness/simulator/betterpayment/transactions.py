@@ -10,7 +10,7 @@ All functions take an open connection so the caller decides the transaction boun
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from harness.simulator.store import Store
@@ -119,11 +119,12 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return None if row is None else {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row
 
 
+_COLUMNS = [f.name for f in fields(Transaction)]
+_INSERT = f"INSERT INTO bp_transactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+
+
 def insert(conn: sqlite3.Connection, tx: Transaction) -> None:
-    data = vars(tx)
-    cols = ", ".join(data)
-    marks = ", ".join("?" for _ in data)
-    conn.execute(f"INSERT INTO bp_transactions ({cols}) VALUES ({marks})", tuple(data.values()))
+    conn.execute(_INSERT, tuple(getattr(tx, c) for c in _COLUMNS))
 
 
 def get(conn: sqlite3.Connection, transaction_id: str, scope: str | None = None) -> Transaction | None:
