@@ -17,7 +17,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.simulator import boundaries
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment import transactions as repo
 from harness.simulator.betterpayment.cards import brand_of
@@ -270,7 +269,7 @@ class Operations:
 
     def _moved(self, operation: str) -> int:
         """Cents an off-by-one defect moves the remaining-amount check of `operation` (0 in a normal run)."""
-        return boundaries.shift(self.ctx.defect, "betterpayment", "remaining_amount", operation=operation)
+        return self.ctx.shift("remaining_amount", operation=operation)
 
     def capture(self, scope: str, req: FollowUpRequest) -> dict[str, Any]:
         ctx = self.ctx

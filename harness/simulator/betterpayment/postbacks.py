@@ -35,7 +35,6 @@ from harness.postback_signing import (
     signature,
     signature_conventional,
 )
-from harness.simulator import boundaries
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.money import as_text
@@ -180,8 +179,8 @@ class Dispatcher:
         elif ctx.defect(defects.RETRY_ELEVEN):
             max_attempts = retry.max_attempts + 1
         spacing = retry.interval_seconds / 2 if ctx.defect(defects.RETRY_WRONG_SPACING) else retry.interval_seconds
-        spacing += boundaries.shift(ctx.defect, "betterpayment", "retry_spacing")
-        max_attempts += boundaries.shift(ctx.defect, "betterpayment", "retry_max")
+        spacing += ctx.shift("retry_spacing")
+        max_attempts += ctx.shift("retry_max")
         now = ctx.state.clock.now()
         with ctx.state.store.transaction() as conn:
             cur = conn.execute(
@@ -196,16 +195,24 @@ class Dispatcher:
 
     def kick(self) -> None:
         """Make sure the delivery loop runs on the current event loop, and wake it."""
+        if self.ensure_running():
+            assert self._wake is not None
+            self._wake.set()
+
+    def ensure_running(self) -> bool:
+        """Start the delivery loop on the current event loop unless it runs there (woken at once when started);
+        False outside an event loop. What an API request does: a queued postback wakes the loop itself (send),
+        and what comes due with time is found by the loop's own poll, so a request need not wake it."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return
+            return False
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop = loop
             self._wake = asyncio.Event()
+            self._wake.set()
             self._task = loop.create_task(self._run(), name="bp-postbacks")
-        assert self._wake is not None
-        self._wake.set()
+        return True
 
     async def _run(self) -> None:
         wake = self._wake

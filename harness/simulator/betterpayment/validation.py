@@ -276,6 +276,15 @@ def _plan(ctx: Context, pt: PaymentType, has_original: bool) -> _Plan:
     return plan
 
 
+def _payment_types(ctx: Context) -> dict[str, PaymentType]:
+    """The catalog's payment types by name (of two with one name, the later, as BetterPaymentCatalog.payment_type
+    gives), once per simulator: the catalog keeps its own index as a pydantic private attribute, slow to reach."""
+    by_name = ctx.memo.get("payment-types")
+    if by_name is None:
+        by_name = ctx.memo["payment-types"] = {p.name: p for p in ctx.catalog.payment_types}
+    return by_name
+
+
 def _specs_by_name(ctx: Context) -> dict[str, FieldSpec]:
     """Every field spec of the catalog's blocks by name (of two with one name, the later), once per simulator."""
     by_name = ctx.memo.get("specs-by-name")
@@ -294,7 +303,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
         raise _missing_error(missing)
     if not isinstance(raw_type, str) or not value_ok(common.field("payment_type"), raw_type):
         raise _invalid_error(["payment_type"])
-    pt = cat.payment_type(raw_type)
+    pt = _payment_types(ctx).get(raw_type)
     if pt is not None and pt.flow == "wallet" and ctx.defect(defects.WALLET_REFUSED):
         pt = None
     locale = body.get("locale")
