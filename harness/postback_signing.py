@@ -110,7 +110,8 @@ def php_http_build_query(fields: Fields) -> str:
 
 def encode_fields(fields: Fields) -> str:
     """Form-encode in the given order exactly as PHP http_build_query does; None becomes ''."""
-    return "&".join(f"{php_urlencode(k)}={php_urlencode(v)}" for k, v in _pairs(fields))
+    return "&".join(f"{k}={v}" if _UNRESERVED.match(k + v) else f"{php_urlencode(k)}={php_urlencode(v)}"
+                    for k, v in _pairs(fields))
 
 
 def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> str:

@@ -89,8 +89,10 @@ def transaction_fields(ctx: Context, tx: Transaction) -> tuple[str, list[tuple[s
         "included_fees": cat.included_fees,
         "external_transaction_id": tx.external_transaction_id,
     }
-    names = cat.postbacks.kinds[kind].names
-    return kind, [(n, values[n]) for n in names if n != CHECKSUM_FIELD]
+    names = ctx.memo.get(("postback-names", kind))
+    if names is None:  # PostbackKind.names builds its list anew per call
+        names = ctx.memo[("postback-names", kind)] = [n for n in cat.postbacks.kinds[kind].names if n != CHECKSUM_FIELD]
+    return kind, [(n, values[n]) for n in names]
 
 
 def refund_fields(ctx: Context, tx: Transaction, refund: dict[str, Any]) -> list[tuple[str, str]]:

@@ -164,7 +164,10 @@ def loopback_policy(hosts: tuple[str, ...], networks: tuple[str, ...]) -> tuple[
     return frozenset(h.lower() for h in hosts), tuple(ipaddress.ip_network(n) for n in networks)
 
 
-def _loopback(host: str, names: Collection[str], networks: Iterable[Network]) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _loopback(host: str, names: frozenset[str], networks: tuple[Network, ...]) -> bool:
+    """Whether `host` is a loopback name or address. Kept per host: a name that is no address costs ipaddress two
+    exceptions, and the dispatcher asks for every delivery attempt."""
     if host.lower() in names:
         return True
     try:
