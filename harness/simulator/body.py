@@ -121,11 +121,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# json.loads with these hooks builds a JSONDecoder (and its scanner) per call; this is the same decoder, built once.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def parse_json(raw: bytes) -> Any:
     """Strict JSON (see the module docstring), or BodyError(MALFORMED / BAD_VALUE with the value's path)."""
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # what json.loads refuses before decoding; the decoder itself does not
+            raise ValueError("Unexpected UTF-8 BOM")
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise BodyError(MALFORMED) from None
     if _may_fail_check(text):

@@ -135,6 +135,9 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._busy: set[int] = set()
         self._busy_transactions: set[str] = set()  # one delivery per transaction at a time, in queue order
+        # Transactions with a due postback held back behind one on the wire: its end wakes the loop for them.
+        # (Only for them: a wake per delivery meant a query of the due postbacks per payment.)
+        self._waiting_transactions: set[str] = set()
         self._running: set[asyncio.Task[None]] = set()
         self._generation = 0
         ctx.state.store.register_schema(DDL, TABLES)
@@ -145,6 +148,7 @@ class Dispatcher:
         self._generation += 1
         self._busy.clear()
         self._busy_transactions.clear()
+        self._waiting_transactions.clear()
 
     # enqueue -------------------------------------------------------------------------------------------------
 
@@ -226,12 +230,16 @@ class Dispatcher:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):  # wait_for would add a task per wake
+                        await wake.wait()
                 wake.clear()
                 try:
                     for row in self._due():
                         if row["transaction_id"] in self._busy_transactions:
-                            continue  # its earlier postback is still on the wire: keep the gateway's order
+                            # its earlier postback is still on the wire: keep the gateway's order, and go on
+                            # as soon as that one is done
+                            self._waiting_transactions.add(row["transaction_id"])
+                            continue
                         self._busy.add(row["id"])
                         self._busy_transactions.add(row["transaction_id"])
                         task = asyncio.create_task(self._deliver(client, row, self._generation))
@@ -293,7 +301,8 @@ class Dispatcher:
         finally:
             self._busy.discard(row["id"])
             self._busy_transactions.discard(row["transaction_id"])
-            if self._wake is not None:
+            if row["transaction_id"] in self._waiting_transactions and self._wake is not None:
+                self._waiting_transactions.discard(row["transaction_id"])
                 self._wake.set()  # the transaction's next postback may go now
 
     # the delivery log -----------------------------------------------------------------------------------------
