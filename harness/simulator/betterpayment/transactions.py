@@ -127,12 +127,16 @@ def insert(conn: sqlite3.Connection, tx: Transaction) -> None:
     conn.execute(_INSERT, tuple(getattr(tx, c) for c in _COLUMNS))
 
 
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM bp_transactions WHERE id = ?"
+
+
 def get(conn: sqlite3.Connection, transaction_id: str, scope: str | None = None) -> Transaction | None:
-    """The transaction, or None when it does not exist or belongs to another API key."""
-    row = _row(conn.execute("SELECT * FROM bp_transactions WHERE id = ?", (transaction_id,)).fetchone())
+    """The transaction, or None when it does not exist or belongs to another API key. The columns are named in
+    the dataclass's order and the row read by position (a dict per row was a twentieth of a GET's time)."""
+    row = conn.execute(_SELECT, (transaction_id,)).fetchone()
     if row is None or (scope is not None and row["scope"] != scope):
         return None
-    return Transaction(**row)
+    return Transaction(*row)
 
 
 def update(conn: sqlite3.Connection, tx: Transaction, now: float, **changes: Any) -> Transaction:
