@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.simulator import bettercharge, betterpayment, control
-from harness.simulator.edge import EdgeMiddleware
+from harness.simulator.edge import EdgeMiddleware, is_control_path
 from harness.simulator.state import SimulatorConfig, SimulatorState
 
 
@@ -55,6 +55,10 @@ def create_app(config: SimulatorConfig | None = None, *,
     config = config or SimulatorConfig()
     state = SimulatorState(config)
     routes = [*control.routes(state), *bettercharge.routes(state), *betterpayment.routes(state)]
+    # The control routes (all under /_simulator) and the others (BetterCharge's API prefixes, /rest..., the
+    # Apple Pay and customer pages) answer disjoint paths, so moving the control routes last decides no request's
+    # route, only how many the router tries before an API's (Starlette tries them in order).
+    routes.sort(key=lambda r: isinstance(r, Route) and is_control_path(r.path))
     for route in routes:
         if isinstance(route, Route) and is_async_callable(route.endpoint):
             route.app = _direct(route.endpoint)
