@@ -81,6 +81,24 @@ class Operations:
     def _not_allowed(self, operation: str, tx: Transaction) -> BPError:
         return BPError("BP-ERR-210-STATUS", operation=operation, status=self.ctx.catalog.status(tx.status_code).name)
 
+    def _brand(self, pan: str) -> str:
+        """brand_of for the catalog's brands, kept per leading digits: brand_of only compares the PAN's first
+        len(prefix) digits, so the head as long as the longest prefix decides it (a scan of every brand's
+        prefixes per card payment, otherwise)."""
+        brands = self.ctx.catalog.card_brands
+        longest = self.ctx.memo.get("brand-head")
+        if longest is None:
+            longest = self.ctx.memo["brand-head"] = max(
+                (len(p.partition("-")[0]) for b in brands for p in b.prefixes), default=0)
+        memo: dict[str, str] = self.ctx.memo.setdefault("brands", {})
+        head = pan[:longest]
+        brand = memo.get(head)
+        if brand is None:
+            if len(memo) >= 4096:
+                memo.clear()
+            brand = memo[head] = brand_of(head, brands)
+        return brand
+
     def _money_on_success(self, operation: str, amount: int) -> dict[str, int]:
         if operation == "payment":
             return {"authorized": amount, "captured": amount}
@@ -109,7 +127,7 @@ class Operations:
         card: dict[str, Any] = {}
         if req.card is not None:
             pan = req.card.pan
-            card = {"card_bin": pan[:6], "card_last4": pan[-4:], "card_brand": brand_of(pan, cat.card_brands),
+            card = {"card_bin": pan[:6], "card_last4": pan[-4:], "card_brand": self._brand(pan),
                     "card_expiry_month": req.card.expiry_month, "card_expiry_year": req.card.expiry_year}
         planned = cat.outcomes.for_holder(req.card.holder) if req.card is not None else None
 
