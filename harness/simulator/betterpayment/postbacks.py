@@ -353,8 +353,8 @@ class _Offline(Exception):
 
 def _reachable(ctx: Any, url: str) -> bool:
     """Only loopback receivers (127.0.0.0/8, ::1, localhost) are ever contacted."""
-    from harness.simulator.betterpayment.validation import _loopback, loopback_policy
+    from harness.simulator.betterpayment.validation import _loopback, loopback_policy, scheme_and_host
 
     policy = ctx.catalog.url_policy
-    host = (urlsplit(url).hostname or "").lower()
+    host = scheme_and_host(url)[1].lower()
     return _loopback(host, *loopback_policy(tuple(policy.loopback_hosts), tuple(policy.loopback_networks)))

@@ -141,17 +141,24 @@ def check_urls(ctx: Context, fields: dict[str, Any]) -> None:
         value = fields.get(name)
         if not _present(value):
             continue
-        parts = urlsplit(str(value).strip())
-        host = parts.hostname or ""
-        if parts.scheme.lower() == policy.required_scheme and host:
+        scheme, host = scheme_and_host(str(value).strip())
+        if scheme == policy.required_scheme and host:
             continue
-        if parts.scheme.lower() == "http" and host:
+        if scheme == "http" and host:
             if ctx.defect(defects.URL_HTTP_ACCEPTED):
                 continue
             loopback_hosts, networks = loopback_policy(tuple(policy.loopback_hosts), tuple(policy.loopback_networks))
             if not ctx.state.config.strict and _loopback(host, loopback_hosts, networks):
                 continue
         raise BPError(policy.error, field=name)
+
+
+@functools.lru_cache(maxsize=1024)
+def scheme_and_host(url: str) -> tuple[str, str]:
+    """urlsplit's scheme (lower case) and host name ("" for none). Kept per URL: a merchant sends the same
+    postback and redirect URLs again and again, and urlsplit's hostname is slow Python."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname or ""
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
