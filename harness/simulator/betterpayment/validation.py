@@ -205,15 +205,17 @@ def lenient(ctx: Context, body: dict[str, Any], by_name: Mapping[str, FieldSpec]
     """The body as the gateway evidently reads it (catalog `leniencies`): optional null or blank fields dropped,
     numbers in text fields turned into text. Fields the catalog does not list pass through untouched.
     `by_name`: the field specs by name (of two with one name, the later)."""
+    drop_blank = not ctx.defect(defects.LENIENCY_EMPTY_DROPPED)  # asked once, not per field
+    numbers_as_text = not ctx.defect(defects.LENIENCY_NUMBER_DROPPED)
     out: dict[str, Any] = {}
     for name, value in body.items():
         spec = by_name.get(name)
         if spec is None:
             out[name] = value
             continue
-        if _blank(value) and name not in required and not ctx.defect(defects.LENIENCY_EMPTY_DROPPED):
+        if drop_blank and _blank(value) and name not in required:
             continue
-        if spec.type == "string" and not ctx.defect(defects.LENIENCY_NUMBER_DROPPED):
+        if numbers_as_text and spec.type == "string":
             value = _as_text(value)
         out[name] = value
     return out
