@@ -69,6 +69,12 @@ class Store:
     def read(self) -> _Read:
         return _Read(self)
 
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """One statement under the lock: atomic by itself (SQLite rolls back a failing statement's changes), so
+        it needs no transaction or savepoint of its own; inside a transaction it commits with it."""
+        with self._lock:
+            return self._conn.execute(sql, params)
+
     def get_meta(self, key: str, default: str) -> str:
         with self.read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -188,12 +188,12 @@ class Dispatcher:
         spacing += ctx.shift("retry_spacing")
         max_attempts += ctx.shift("retry_max")
         now = ctx.state.clock.now()
-        with ctx.state.store.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, max_attempts, spacing, next_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tx_id, kind, url, body, sig, max_attempts, spacing, now, now))
-            postback_id = int(cur.lastrowid or 0)
+        # One statement (Store.execute): it commits with the status change that queued it.
+        cur = ctx.state.store.execute(
+            "INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, max_attempts, spacing, next_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (tx_id, kind, url, body, sig, max_attempts, spacing, now, now))
+        postback_id = int(cur.lastrowid or 0)
         self.kick()
         return postback_id
 
@@ -291,11 +291,10 @@ class Dispatcher:
             delivered = status == ctx.catalog.postbacks.retry.success_status
             next_at = None if delivered or attempt >= row["max_attempts"] else at + row["spacing"]
             with ctx.state.store.transaction() as conn:
-                exists = conn.execute("SELECT 1 FROM bp_postbacks WHERE id = ?", (row["id"],)).fetchone()
-                if exists is None:
+                updated = conn.execute("UPDATE bp_postbacks SET attempts = ?, delivered = ?, next_at = ? WHERE id = ?",
+                                       (attempt, int(delivered), next_at, row["id"]))
+                if updated.rowcount == 0:  # the postback is gone (a reset): nothing to log
                     return
-                conn.execute("UPDATE bp_postbacks SET attempts = ?, delivered = ?, next_at = ? WHERE id = ?",
-                             (attempt, int(delivered), next_at, row["id"]))
                 conn.execute("INSERT INTO bp_postback_attempts (postback_id, attempt, url, at, status, error)"
                              " VALUES (?, ?, ?, ?, ?, ?)", (row["id"], attempt, row["url"], at, status, error))
         finally:
