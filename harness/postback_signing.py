@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote_plus, unquote_plus
 
@@ -88,9 +89,15 @@ def signature_conventional(raw_body: str | bytes, webhook_key: str | bytes) -> s
     return base64.b64encode(digest).decode("ascii")
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.\-]*\Z", re.ASCII)
+
+
 def php_urlencode(text: str) -> str:
     """PHP ``urlencode``: only ASCII letters, digits and ``-_.`` stay; space is ``+``; every other UTF-8 byte is
-    ``%XX`` in upper case. Python's ``quote_plus`` differs only in keeping ``~``."""
+    ``%XX`` in upper case. Python's ``quote_plus`` differs only in keeping ``~``. Text of those characters only
+    (ids, amounts, codes: most of a postback) is its own encoding and skips ``quote_plus``."""
+    if _UNRESERVED.match(text):
+        return text
     return quote_plus(text, safe="", encoding="utf-8", errors="strict").replace("~", "%7E")
 
 
@@ -103,7 +110,8 @@ def php_http_build_query(fields: Fields) -> str:
 
 def encode_fields(fields: Fields) -> str:
     """Form-encode in the given order exactly as PHP http_build_query does; None becomes ''."""
-    return "&".join(f"{php_urlencode(k)}={php_urlencode(v)}" for k, v in _pairs(fields))
+    return "&".join(f"{k}={v}" if _UNRESERVED.match(k + v) else f"{php_urlencode(k)}={php_urlencode(v)}"
+                    for k, v in _pairs(fields))
 
 
 def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> str:

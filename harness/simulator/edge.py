@@ -10,6 +10,8 @@ In order, for every HTTP request:
    500 {"error": "simulator internal error", "detail": "<exception type>"}, and the connection stays usable
    for the next request. Starlette's own error middleware re-raises after answering, which makes uvicorn
    close the keep-alive connection without a word; this layer does not.
+
+With an `access_log` (access.py; `paycert simulate`), every answer, these included, is logged as it starts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 import posixpath
 import traceback
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,28 +55,33 @@ def _json(status: int, content: dict[str, str]) -> tuple[Message, Message]:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, control_token: str | None, body_timeout: float) -> None:
+    def __init__(self, app: ASGIApp, *, control_token: str | None, body_timeout: float,
+                 access_log: Callable[[Scope, int], None] | None = None) -> None:
         self.app = app
         self.token = control_token.encode() if control_token else None
         self.body_timeout = body_timeout
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.token is not None and is_control_path(scope["path"]) and not self._token_ok(scope):
-            for message in _json(401, {"error": f"the control interface of this simulator needs its control token "
-                                                f"in the {TOKEN_HEADER} header"}):
-                await send(message)
-            return
         started = False
+        log = self.access_log
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if log is not None:
+                    log(scope, message["status"])
             await send(message)
 
+        if self.token is not None and is_control_path(scope["path"]) and not self._token_ok(scope):
+            for message in _json(401, {"error": f"the control interface of this simulator needs its control token "
+                                                f"in the {TOKEN_HEADER} header"}):
+                await tracking_send(message)
+            return
         try:
             replay = await body.buffer(scope, receive, self.body_timeout)
             await self.app(scope, replay, tracking_send)
@@ -82,7 +90,7 @@ class EdgeMiddleware:
                        redact_text(traceback.format_exc()))
             if not started:  # once an answer has started, closing the connection is all that is left
                 for message in _json(500, {**INTERNAL_ERROR, "detail": type(exc).__name__}):
-                    await send(message)
+                    await tracking_send(message)
 
     def _token_ok(self, scope: Scope) -> bool:
         assert self.token is not None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from harness.simulator.access import AccessLog
 from harness.simulator.app import create_app
 from harness.simulator.privacy import MaskingFilter
 from harness.simulator.state import SimulatorConfig
@@ -46,6 +47,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _config(app: ASGIApp, log_level: str, **options: object) -> uvicorn.Config:
+    """uvicorn's settings for the simulator (its server stack: benchmarks/README.md).
+
+    - no uvicorn access log: the edge writes the same line more cheaply (access.py);
+    - no proxy headers: the simulator listens on loopback with no proxy in front, and uvicorn's
+      ProxyHeadersMiddleware would let any local client rewrite the scheme and client address (and so the
+      ACS and bank page URLs an answer names) with X-Forwarded-* headers, at a layer's cost per request;
+    - the Server and Date headers stay, as every answer has carried them.
+    """
+    return uvicorn.Config(app, log_level=log_level, lifespan="off",
+                          access_log=False, proxy_headers=False, **options)  # type: ignore[arg-type]
+
+
 def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0, *,
           app: ASGIApp | None = None) -> RunningSimulator:
     """Start in a background thread on a free port (port 0) and return once it accepts connections.
@@ -54,8 +68,7 @@ def start(config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: 
     _mask_logs()
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app or create_app(config), log_level="warning", lifespan="off",
-                                           timeout_keep_alive=30))
+    server = uvicorn.Server(_config(app or create_app(config), "warning", timeout_keep_alive=30))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="paycert-simulator")
     thread.start()
     deadline = time.monotonic() + 15
@@ -70,5 +83,5 @@ def serve(config: SimulatorConfig, host: str, port: int) -> None:
     """Serve in the foreground until interrupted."""
     _mask_logs()
     sock = _bind(host, port)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", lifespan="off"))
+    server = uvicorn.Server(_config(create_app(config, access_log=AccessLog()), "info"))
     server.run(sockets=[sock])

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from harness.simulator import body, boundaries
+from harness.simulator import body
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.errors import BPError, error_json, stored_under_idempotency
@@ -37,6 +37,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _MAX_PATH_IN_MESSAGE = 200
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_.\-]*\Z", re.ASCII)
 
 Work = Callable[[str, dict[str, Any], str], Any]
 
@@ -46,6 +47,7 @@ class Api:
         self.ctx = ctx
         self.ops = ops
         self.dispatcher = dispatcher
+        self._base_urls: dict[tuple[Any, ...], str] = {}
 
     # --- request plumbing ----------------------------------------------------------------------------------
 
@@ -87,8 +89,7 @@ class Api:
             if value is None:
                 continue
             value = value.strip()
-            longest = self.ctx.catalog.simulator.max_idempotency_key_length + boundaries.shift(
-                self.ctx.defect, "betterpayment", "idem_key_length")
+            longest = self.ctx.catalog.simulator.max_idempotency_key_length + self.ctx.shift("idem_key_length")
             if not value or len(value) > longest \
                     or not value.isprintable():
                 raise BPError("BP-ERR-205-INVALID-FIELDS", fields=name)
@@ -96,8 +97,7 @@ class Api:
         return None
 
     async def _body(self, request: Request) -> bytes:
-        limit = self.ctx.catalog.simulator.max_body_bytes + boundaries.shift(self.ctx.defect, "betterpayment",
-                                                                             "body_size")
+        limit = self.ctx.catalog.simulator.max_body_bytes + self.ctx.shift("body_size")
         try:
             return await body.read(request, limit)
         except body.BodyError as exc:
@@ -125,8 +125,27 @@ class Api:
         return fields
 
     @staticmethod
-    def _base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+    def _path(request: Request) -> str:
+        """request.url.path, which Starlette gets by building the whole URL and splitting it again: a path of
+        letters, digits and /_.- (every API path) comes out as it went in."""
+        path: str = request.scope["path"]
+        return path if _PLAIN_PATH.match(path) else request.url.path
+
+    def _base_url(self, request: Request) -> str:
+        """The URL the simulator's pages are reached under, as the client named it. Starlette derives it from the
+        scheme, the server address, the Host header and the root path (starlette/requests.py `base_url`), a
+        twentieth of a POST's time; it is kept per combination of those (a handful on one simulator)."""
+        scope = request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        server = scope.get("server")
+        root = scope.get("app_root_path", scope.get("root_path", ""))
+        key = (scope.get("scheme"), tuple(server) if server else None, host, root)
+        url = self._base_urls.get(key)
+        if url is None:
+            if len(self._base_urls) >= 64:  # any number of Host headers may arrive; keep the memo small
+                self._base_urls.clear()
+            url = self._base_urls[key] = str(request.base_url).rstrip("/")
+        return url
 
     def _is_legacy(self, request: Request) -> bool:
         """A request in the older docs' checksum form: no Authorization header, a form-encoded body."""
@@ -161,7 +180,7 @@ class Api:
         return api_key, fields
 
     async def _post(self, request: Request, work: Work) -> Response:
-        self.dispatcher.kick()
+        self.dispatcher.ensure_running()
         form: dict[str, Any] | None = None
         try:
             self._method(request, "POST")
@@ -180,9 +199,8 @@ class Api:
 
         def handler() -> Response:
             try:
-                fields = boundaries.shim_fields(self.ctx.defect, "betterpayment",
-                                                self._clean(form) if form is not None else self._json(raw),
-                                                lambda name: BPError("BP-ERR-205-INVALID-FIELDS", fields=name))
+                fields = self.ctx.shim_fields(self._clean(form) if form is not None else self._json(raw),
+                                              lambda name: BPError("BP-ERR-205-INVALID-FIELDS", fields=name))
                 return JSONResponse(work(scope, fields, base_url))
             except BPError as err:
                 outcome["store"] = stored_under_idempotency(self.ctx, err)
@@ -194,15 +212,15 @@ class Api:
             api=self.ctx.catalog.api,
             scope="*" if self.ctx.defect(defects.IDEM_SHARED_SCOPE) else scope,
             key=key,
-            endpoint=f"{request.method} {request.url.path}",
+            endpoint=f"{request.method} {self._path(request)}",
             retention=1e15 if self.ctx.defect(defects.IDEM_NEVER_EXPIRES) else (
-                idem.retention_seconds + boundaries.shift(self.ctx.defect, "betterpayment", "idem_retention")),
+                idem.retention_seconds + self.ctx.shift("idem_retention")),
         )
         return self.ctx.state.idempotency.run_atomic(
             keyed, work=handler, should_store=lambda r: outcome["store"] and r.status_code < 500)
 
     async def _get(self, request: Request, work: Callable[[str, str], Any]) -> Response:
-        self.dispatcher.kick()
+        self.dispatcher.ensure_running()
         try:
             self._method(request, "GET")
             scope = self._auth(request)

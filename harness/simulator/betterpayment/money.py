@@ -24,8 +24,11 @@ def parse_cents(value: object, *, allow_zero: bool = False) -> int | None:
             amount = Decimal(str(value))
         except InvalidOperation:
             return None
-    elif isinstance(value, str) and _TEXT.match(value.strip()):
-        amount = Decimal(value.strip())
+    elif isinstance(value, str) and (text := _TEXT.match(value.strip())):
+        # The usual case ("15.90"): digits with at most two decimals are their cents without Decimal.
+        whole, _, fraction = text.group().partition(".")
+        cents = int(whole) * 100 + int(fraction.ljust(2, "0") or 0)
+        return None if cents > MAX_CENTS or (cents == 0 and not allow_zero) else cents
     else:
         return None
     if not amount.is_finite() or not Decimal(0) <= amount <= Decimal(MAX_CENTS) / 100:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -36,7 +35,6 @@ from harness.postback_signing import (
     signature,
     signature_conventional,
 )
-from harness.simulator import boundaries
 from harness.simulator.betterpayment import defects
 from harness.simulator.betterpayment.context import Context
 from harness.simulator.betterpayment.money import as_text
@@ -91,8 +89,10 @@ def transaction_fields(ctx: Context, tx: Transaction) -> tuple[str, list[tuple[s
         "included_fees": cat.included_fees,
         "external_transaction_id": tx.external_transaction_id,
     }
-    names = cat.postbacks.kinds[kind].names
-    return kind, [(n, values[n]) for n in names if n != CHECKSUM_FIELD]
+    names = ctx.memo.get(("postback-names", kind))
+    if names is None:  # PostbackKind.names builds its list anew per call
+        names = ctx.memo[("postback-names", kind)] = [n for n in cat.postbacks.kinds[kind].names if n != CHECKSUM_FIELD]
+    return kind, [(n, values[n]) for n in names]
 
 
 def refund_fields(ctx: Context, tx: Transaction, refund: dict[str, Any]) -> list[tuple[str, str]]:
@@ -135,6 +135,9 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._busy: set[int] = set()
         self._busy_transactions: set[str] = set()  # one delivery per transaction at a time, in queue order
+        # Transactions with a due postback held back behind one on the wire: its end wakes the loop for them.
+        # (Only for them: a wake per delivery meant a query of the due postbacks per payment.)
+        self._waiting_transactions: set[str] = set()
         self._running: set[asyncio.Task[None]] = set()
         self._generation = 0
         ctx.state.store.register_schema(DDL, TABLES)
@@ -145,6 +148,7 @@ class Dispatcher:
         self._generation += 1
         self._busy.clear()
         self._busy_transactions.clear()
+        self._waiting_transactions.clear()
 
     # enqueue -------------------------------------------------------------------------------------------------
 
@@ -181,15 +185,15 @@ class Dispatcher:
         elif ctx.defect(defects.RETRY_ELEVEN):
             max_attempts = retry.max_attempts + 1
         spacing = retry.interval_seconds / 2 if ctx.defect(defects.RETRY_WRONG_SPACING) else retry.interval_seconds
-        spacing += boundaries.shift(ctx.defect, "betterpayment", "retry_spacing")
-        max_attempts += boundaries.shift(ctx.defect, "betterpayment", "retry_max")
+        spacing += ctx.shift("retry_spacing")
+        max_attempts += ctx.shift("retry_max")
         now = ctx.state.clock.now()
-        with ctx.state.store.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, max_attempts, spacing, next_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tx_id, kind, url, body, sig, max_attempts, spacing, now, now))
-            postback_id = int(cur.lastrowid or 0)
+        # One statement (Store.execute): it commits with the status change that queued it.
+        cur = ctx.state.store.execute(
+            "INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, max_attempts, spacing, next_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (tx_id, kind, url, body, sig, max_attempts, spacing, now, now))
+        postback_id = int(cur.lastrowid or 0)
         self.kick()
         return postback_id
 
@@ -197,16 +201,24 @@ class Dispatcher:
 
     def kick(self) -> None:
         """Make sure the delivery loop runs on the current event loop, and wake it."""
+        if self.ensure_running():
+            assert self._wake is not None
+            self._wake.set()
+
+    def ensure_running(self) -> bool:
+        """Start the delivery loop on the current event loop unless it runs there (woken at once when started);
+        False outside an event loop. What an API request does: a queued postback wakes the loop itself (send),
+        and what comes due with time is found by the loop's own poll, so a request need not wake it."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return
+            return False
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop = loop
             self._wake = asyncio.Event()
+            self._wake.set()
             self._task = loop.create_task(self._run(), name="bp-postbacks")
-        assert self._wake is not None
-        self._wake.set()
+        return True
 
     async def _run(self) -> None:
         wake = self._wake
@@ -218,12 +230,16 @@ class Dispatcher:
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):  # wait_for would add a task per wake
+                        await wake.wait()
                 wake.clear()
                 try:
                     for row in self._due():
                         if row["transaction_id"] in self._busy_transactions:
-                            continue  # its earlier postback is still on the wire: keep the gateway's order
+                            # its earlier postback is still on the wire: keep the gateway's order, and go on
+                            # as soon as that one is done
+                            self._waiting_transactions.add(row["transaction_id"])
+                            continue
                         self._busy.add(row["id"])
                         self._busy_transactions.add(row["transaction_id"])
                         task = asyncio.create_task(self._deliver(client, row, self._generation))
@@ -275,17 +291,17 @@ class Dispatcher:
             delivered = status == ctx.catalog.postbacks.retry.success_status
             next_at = None if delivered or attempt >= row["max_attempts"] else at + row["spacing"]
             with ctx.state.store.transaction() as conn:
-                exists = conn.execute("SELECT 1 FROM bp_postbacks WHERE id = ?", (row["id"],)).fetchone()
-                if exists is None:
+                updated = conn.execute("UPDATE bp_postbacks SET attempts = ?, delivered = ?, next_at = ? WHERE id = ?",
+                                       (attempt, int(delivered), next_at, row["id"]))
+                if updated.rowcount == 0:  # the postback is gone (a reset): nothing to log
                     return
-                conn.execute("UPDATE bp_postbacks SET attempts = ?, delivered = ?, next_at = ? WHERE id = ?",
-                             (attempt, int(delivered), next_at, row["id"]))
                 conn.execute("INSERT INTO bp_postback_attempts (postback_id, attempt, url, at, status, error)"
                              " VALUES (?, ?, ?, ?, ?, ?)", (row["id"], attempt, row["url"], at, status, error))
         finally:
             self._busy.discard(row["id"])
             self._busy_transactions.discard(row["transaction_id"])
-            if self._wake is not None:
+            if row["transaction_id"] in self._waiting_transactions and self._wake is not None:
+                self._waiting_transactions.discard(row["transaction_id"])
                 self._wake.set()  # the transaction's next postback may go now
 
     # the delivery log -----------------------------------------------------------------------------------------
@@ -336,9 +352,8 @@ class _Offline(Exception):
 
 def _reachable(ctx: Any, url: str) -> bool:
     """Only loopback receivers (127.0.0.0/8, ::1, localhost) are ever contacted."""
-    from harness.simulator.betterpayment.validation import _loopback
+    from harness.simulator.betterpayment.validation import _loopback, loopback_policy, scheme_and_host
 
     policy = ctx.catalog.url_policy
-    host = (urlsplit(url).hostname or "").lower()
-    networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
-    return _loopback(host, {h.lower() for h in policy.loopback_hosts}, networks)
+    host = scheme_and_host(url)[1].lower()
+    return _loopback(host, *loopback_policy(tuple(policy.loopback_hosts), tuple(policy.loopback_networks)))

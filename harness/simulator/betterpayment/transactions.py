@@ -10,7 +10,7 @@ All functions take an open connection so the caller decides the transaction boun
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from harness.simulator.store import Store
@@ -119,19 +119,24 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return None if row is None else {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row
 
 
+_COLUMNS = [f.name for f in fields(Transaction)]
+_INSERT = f"INSERT INTO bp_transactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+
+
 def insert(conn: sqlite3.Connection, tx: Transaction) -> None:
-    data = vars(tx)
-    cols = ", ".join(data)
-    marks = ", ".join("?" for _ in data)
-    conn.execute(f"INSERT INTO bp_transactions ({cols}) VALUES ({marks})", tuple(data.values()))
+    conn.execute(_INSERT, tuple(getattr(tx, c) for c in _COLUMNS))
+
+
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM bp_transactions WHERE id = ?"
 
 
 def get(conn: sqlite3.Connection, transaction_id: str, scope: str | None = None) -> Transaction | None:
-    """The transaction, or None when it does not exist or belongs to another API key."""
-    row = _row(conn.execute("SELECT * FROM bp_transactions WHERE id = ?", (transaction_id,)).fetchone())
+    """The transaction, or None when it does not exist or belongs to another API key. The columns are named in
+    the dataclass's order and the row read by position (a dict per row was a twentieth of a GET's time)."""
+    row = conn.execute(_SELECT, (transaction_id,)).fetchone()
     if row is None or (scope is not None and row["scope"] != scope):
         return None
-    return Transaction(**row)
+    return Transaction(*row)
 
 
 def update(conn: sqlite3.Connection, tx: Transaction, now: float, **changes: Any) -> Transaction:

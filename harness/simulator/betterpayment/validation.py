@@ -15,9 +15,11 @@ invalid values (205), https URLs (149). Every error names all offending fields, 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -139,21 +141,40 @@ def check_urls(ctx: Context, fields: dict[str, Any]) -> None:
         value = fields.get(name)
         if not _present(value):
             continue
-        parts = urlsplit(str(value).strip())
-        host = parts.hostname or ""
-        if parts.scheme.lower() == policy.required_scheme and host:
+        scheme, host = scheme_and_host(str(value).strip())
+        if scheme == policy.required_scheme and host:
             continue
-        if parts.scheme.lower() == "http" and host:
+        if scheme == "http" and host:
             if ctx.defect(defects.URL_HTTP_ACCEPTED):
                 continue
-            loopback_hosts = {h.lower() for h in policy.loopback_hosts}
-            networks = [ipaddress.ip_network(n) for n in policy.loopback_networks]
+            loopback_hosts, networks = loopback_policy(tuple(policy.loopback_hosts), tuple(policy.loopback_networks))
             if not ctx.state.config.strict and _loopback(host, loopback_hosts, networks):
                 continue
         raise BPError(policy.error, field=name)
 
 
-def _loopback(host: str, names: set[str], networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+@functools.lru_cache(maxsize=1024)
+def scheme_and_host(url: str) -> tuple[str, str]:
+    """urlsplit's scheme (lower case) and host name ("" for none). Kept per URL: a merchant sends the same
+    postback and redirect URLs again and again, and urlsplit's hostname is slow Python."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname or ""
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def loopback_policy(hosts: tuple[str, ...], networks: tuple[str, ...]) -> tuple[frozenset[str], tuple[Network, ...]]:
+    """The catalog's loopback hosts (lower case) and networks, parsed once: the postback dispatcher asks for
+    every delivery attempt, and parsing the networks anew was about 2% of a POST's time (benchmarks/README.md)."""
+    return frozenset(h.lower() for h in hosts), tuple(ipaddress.ip_network(n) for n in networks)
+
+
+@functools.lru_cache(maxsize=1024)
+def _loopback(host: str, names: frozenset[str], networks: tuple[Network, ...]) -> bool:
+    """Whether `host` is a loopback name or address. Kept per host: a name that is no address costs ipaddress two
+    exceptions, and the dispatcher asks for every delivery attempt."""
     if host.lower() in names:
         return True
     try:
@@ -179,19 +200,22 @@ def _as_text(value: object) -> object:
     return str(value)
 
 
-def lenient(ctx: Context, body: dict[str, Any], specs: list[FieldSpec], required: set[str]) -> dict[str, Any]:
+def lenient(ctx: Context, body: dict[str, Any], by_name: Mapping[str, FieldSpec],
+            required: Collection[str]) -> dict[str, Any]:
     """The body as the gateway evidently reads it (catalog `leniencies`): optional null or blank fields dropped,
-    numbers in text fields turned into text. Fields the catalog does not list pass through untouched."""
-    by_name = {spec.name: spec for spec in specs}
+    numbers in text fields turned into text. Fields the catalog does not list pass through untouched.
+    `by_name`: the field specs by name (of two with one name, the later)."""
+    drop_blank = not ctx.defect(defects.LENIENCY_EMPTY_DROPPED)  # asked once, not per field
+    numbers_as_text = not ctx.defect(defects.LENIENCY_NUMBER_DROPPED)
     out: dict[str, Any] = {}
     for name, value in body.items():
         spec = by_name.get(name)
         if spec is None:
             out[name] = value
             continue
-        if _blank(value) and name not in required and not ctx.defect(defects.LENIENCY_EMPTY_DROPPED):
+        if drop_blank and _blank(value) and name not in required:
             continue
-        if spec.type == "string" and not ctx.defect(defects.LENIENCY_NUMBER_DROPPED):
+        if numbers_as_text and spec.type == "string":
             value = _as_text(value)
         out[name] = value
     return out
@@ -209,17 +233,76 @@ def _check_blocks(
     body: dict[str, Any], blocks: list[FieldBlock], *, allow_zero_amount: bool = False
 ) -> list[str]:
     """Names of present fields with invalid values."""
+    return _check_specs(body, [spec for block in blocks for spec in block.fields], allow_zero_amount=allow_zero_amount)
+
+
+def _check_specs(body: dict[str, Any], specs: Iterable[FieldSpec], *, allow_zero_amount: bool = False) -> list[str]:
     bad: list[str] = []
-    for block in blocks:
-        for spec in block.fields:
-            value = body.get(spec.name)
-            if value is None:
-                continue
-            if spec.required and isinstance(value, str) and not value.strip():
-                continue  # blank required fields are reported as missing
-            if not value_ok(spec, value, allow_zero_amount=allow_zero_amount):
-                bad.append(spec.name)
+    for spec in specs:
+        value = body.get(spec.name)
+        if value is None:
+            continue
+        if spec.required and isinstance(value, str) and not value.strip():
+            continue  # blank required fields are reported as missing
+        if not value_ok(spec, value, allow_zero_amount=allow_zero_amount):
+            bad.append(spec.name)
     return bad
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a payment type's blocks ask of a create request (with or without original_transaction_id)."""
+
+    required: frozenset[str]
+    pairs: tuple[tuple[str, ...], ...]  # of the applicable blocks: all or none
+    absent_fields: tuple[str, ...]  # fields of the blocks that must be absent
+    specs: tuple[FieldSpec, ...]  # of the applicable blocks, in block order
+    card_allowed: bool
+
+
+def _plan(ctx: Context, pt: PaymentType, has_original: bool) -> _Plan:
+    """The plan of a payment type, derived from the catalog once per simulator (Context.memo): deriving it
+    for every request was about a tenth of a POST's time (benchmarks/README.md)."""
+    key = ("create-plan", pt.name, has_original)
+    plan = ctx.memo.get(key)
+    if plan is None:
+        cat = ctx.catalog
+        presence = dict(pt.blocks)
+        if has_original:
+            presence["cardholder_data"] = "absent"
+            if presence["redirection_urls"] == "required":
+                presence["redirection_urls"] = "optional"
+        applicable = [cat.field_blocks[b] for b in BLOCK_NAMES if presence[b] != "absent"]
+        required = {f.name for b in BLOCK_NAMES if presence[b] == "required"
+                    for f in cat.field_blocks[b].fields if f.required}
+        required |= set(pt.also_required)
+        required -= set(pt.also_optional)
+        plan = ctx.memo[key] = _Plan(
+            required=frozenset(required),
+            pairs=tuple(tuple(pair) for block in applicable for pair in block.pairs),
+            absent_fields=tuple(f.name for b in BLOCK_NAMES if presence[b] == "absent"
+                                for f in cat.field_blocks[b].fields),
+            specs=tuple(spec for block in applicable for spec in block.fields),
+            card_allowed=presence["cardholder_data"] != "absent",
+        )
+    return plan
+
+
+def _payment_types(ctx: Context) -> dict[str, PaymentType]:
+    """The catalog's payment types by name (of two with one name, the later, as BetterPaymentCatalog.payment_type
+    gives), once per simulator: the catalog keeps its own index as a pydantic private attribute, slow to reach."""
+    by_name = ctx.memo.get("payment-types")
+    if by_name is None:
+        by_name = ctx.memo["payment-types"] = {p.name: p for p in ctx.catalog.payment_types}
+    return by_name
+
+
+def _specs_by_name(ctx: Context) -> dict[str, FieldSpec]:
+    """Every field spec of the catalog's blocks by name (of two with one name, the later), once per simulator."""
+    by_name = ctx.memo.get("specs-by-name")
+    if by_name is None:
+        by_name = ctx.memo["specs-by-name"] = {f.name: f for b in ctx.catalog.field_blocks.values() for f in b.fields}
+    return by_name
 
 
 def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> CreateRequest:
@@ -232,7 +315,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
         raise _missing_error(missing)
     if not isinstance(raw_type, str) or not value_ok(common.field("payment_type"), raw_type):
         raise _invalid_error(["payment_type"])
-    pt = cat.payment_type(raw_type)
+    pt = _payment_types(ctx).get(raw_type)
     if pt is not None and pt.flow == "wallet" and ctx.defect(defects.WALLET_REFUSED):
         pt = None
     locale = body.get("locale")
@@ -243,37 +326,26 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
     if operation not in pt.operations:
         raise BPError("BP-ERR-213-OPERATION-UNSUPPORTED", payment_type=pt.name, operation=operation)
 
-    presence = dict(pt.blocks)
     original = body.get("original_transaction_id")
-    if _present(original):
-        # A charge of a stored card: no card data, no customer present (D-reg).
-        if operation == "register" or not pt.is_card:
-            raise BPError("BP-ERR-212-FIELDS-NOT-ALLOWED", fields="original_transaction_id")
-        presence["cardholder_data"] = "absent"
-        if presence["redirection_urls"] == "required":
-            presence["redirection_urls"] = "optional"
-
-    applicable = [cat.field_blocks[b] for b in BLOCK_NAMES if presence[b] != "absent"]
-    required = {f.name for b in BLOCK_NAMES if presence[b] == "required"
-                for f in cat.field_blocks[b].fields if f.required}
-    required |= set(pt.also_required)
-    required -= set(pt.also_optional)
-    body = lenient(ctx, body, [f for b in cat.field_blocks.values() for f in b.fields], required)
-    missing = [n for n in required if not _present(body.get(n))]
-    for block in applicable:
-        for pair in block.pairs:
-            given = [n for n in pair if _present(body.get(n))]
-            if given:
-                missing.extend(n for n in pair if n not in given)
+    has_original = _present(original)
+    # A charge of a stored card: no card data, no customer present (D-reg).
+    if has_original and (operation == "register" or not pt.is_card):
+        raise BPError("BP-ERR-212-FIELDS-NOT-ALLOWED", fields="original_transaction_id")
+    plan = _plan(ctx, pt, has_original)
+    body = lenient(ctx, body, _specs_by_name(ctx), plan.required)
+    missing = [n for n in plan.required if not _present(body.get(n))]
+    for pair in plan.pairs:
+        given = [n for n in pair if _present(body.get(n))]
+        if given:
+            missing.extend(n for n in pair if n not in given)
     if missing:
         raise _missing_error(missing)
 
-    not_allowed = [f.name for b in BLOCK_NAMES if presence[b] == "absent"
-                   for f in cat.field_blocks[b].fields if body.get(f.name) is not None]
+    not_allowed = [n for n in plan.absent_fields if body.get(n) is not None]
     if not_allowed:
         raise BPError("BP-ERR-212-FIELDS-NOT-ALLOWED", fields=", ".join(sorted(set(not_allowed))))
 
-    bad = _check_blocks(body, applicable, allow_zero_amount=operation == "register")
+    bad = _check_specs(body, plan.specs, allow_zero_amount=operation == "register")
     if bad:
         raise _invalid_error(bad)
     check_urls(ctx, body)
@@ -281,7 +353,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
     amount = parse_cents(body["amount"], allow_zero=operation == "register")
     assert amount is not None  # checked above
     card: CardData | None = None
-    if presence["cardholder_data"] != "absent" and _present(body.get("card_number")):
+    if plan.card_allowed and _present(body.get("card_number")):
         card = CardData(pan=str(body["card_number"]), holder=str(body["card_holder"]),
                         expiry_month=f"{int(str(body['card_expiry_month'])):02d}",
                         expiry_year=str(body["card_expiry_year"]))
@@ -290,10 +362,10 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
         payment_type=pt,
         fields=body,
         amount=amount,
-        currency=str(body.get("currency") or cat.field_blocks["common"].field("currency").default),
+        currency=str(body.get("currency") or common.field("currency").default),
         card=card,
         own_mpi=_present(body.get("threeds_authentication_value")),
-        original_transaction_id=str(original) if _present(original) else None,
+        original_transaction_id=str(original) if has_original else None,
         recurring=flag_on(body.get("recurring")),
     )
 
@@ -301,7 +373,7 @@ def validate_create(ctx: Context, body: dict[str, Any], operation: str) -> Creat
 def validate_follow_up(ctx: Context, body: dict[str, Any], operation: str) -> FollowUpRequest:
     """Validate a capture/reverse/refund body against the catalog's request_fields."""
     block = ctx.catalog.request_fields[operation]  # type: ignore[index]
-    body = lenient(ctx, body, block.fields, {f.name for f in block.fields if f.required})
+    body = lenient(ctx, body, {spec.name: spec for spec in block.fields}, {f.name for f in block.fields if f.required})
     missing = [f.name for f in block.fields if f.required and not _present(body.get(f.name))]
     if missing:
         raise _missing_error(missing)
