@@ -77,7 +77,8 @@ class SimulatorControl:
         self._post("/reset")
 
     def advance(self, seconds: float) -> None:
-        """Move the simulator clock forward (idempotency retention, rate windows, validity, postback retries)."""
+        """Move the simulator clock forward (idempotency retention, rate windows, validity, postback retries); it
+        answers once what the move made due has happened (a postback retry has been attempted)."""
         self._post("/clock", {"advance_seconds": seconds})
 
     def now(self) -> float:

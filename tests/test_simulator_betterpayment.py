@@ -725,6 +725,24 @@ def test_postback_retries_until_200_spaced_600s(bp: BP) -> None:
     assert {a["url"] for a in log["deliveries"]} == {bp.rx.url}
 
 
+def test_a_clock_move_answers_once_the_retries_it_made_due_were_attempted(bp: BP) -> None:
+    """The retry-schedule tests check each attempt right after moving the clock, without sleeping through the
+    delivery loop's ticks (a third of the project's boundary sweep was such sleeps): so the move must answer
+    only once what it made due was attempted, in order, and logged."""
+    interval = CAT.postbacks.retry.interval_seconds
+    bp.rx.fail_next(100)  # every attempt fails: each transaction keeps retrying
+    tids = [bp.ok("payment", bp.mpi())["transaction_id"] for _ in range(2)]
+    for tid in tids:
+        bp.deliveries(tid, 1)
+    for number in (2, 3):
+        bp.advance(interval)
+        for tid in tids:  # no wait: already here, and already in the delivery log
+            assert len(bp.rx.for_transaction(tid)) == number
+            assert [a["attempt"] for a in bp.postback_log(tid)["deliveries"]] == list(range(1, number + 1))
+    bp.advance(interval - 1)
+    assert all(len(bp.rx.for_transaction(tid)) == 3 for tid in tids), "nothing was due: nothing came"
+
+
 def test_postback_stops_after_the_maximum_attempts(bp: BP) -> None:
     retry = CAT.postbacks.retry
     bp.rx.fail_next(1000)
@@ -788,9 +806,10 @@ def _attempts_after(h: BP, advances: list[float]) -> int:
     h.post("payment", h.mpi())
     h.rx.wait_for(1)
     for seconds in advances:
-        h.advance(seconds)
+        before = len(h.rx.deliveries())
+        h.advance(seconds)  # answers once what the move made due was attempted
         try:
-            h.rx.wait_for(len(h.rx.deliveries()) + 1, timeout=TICK)
+            h.rx.wait_for(before + 1, timeout=TICK)
         except TimeoutError:
             break
     return len(h.rx.deliveries())

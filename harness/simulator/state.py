@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +70,7 @@ class SimulatorState:
         self.idempotency = IdempotencyCache(self.store, self.clock, claim_timeout=config.claim_timeout)
         self.defects: set[str] = set(config.initial_defects) if config.defects_allowed else set()
         self._reset_hooks: list[Callable[[], None]] = []
+        self._clock_hooks: list[Callable[[], Awaitable[None]]] = []
 
     def defect(self, name: str) -> bool:
         """True when the named deliberate defect is on (only ever in a defects-allowed simulator)."""
@@ -78,6 +79,15 @@ class SimulatorState:
     def on_reset(self, hook: Callable[[], None]) -> None:
         """API modules re-seed their defaults (merchants, toggles) after the store is emptied."""
         self._reset_hooks.append(hook)
+
+    def on_clock_moved(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """API modules finish what the moved clock made due (Better Payment: postback retries) before the clock
+        route answers (harness/simulator/control.py)."""
+        self._clock_hooks.append(hook)
+
+    async def clock_moved(self) -> None:
+        for hook in self._clock_hooks:
+            await hook()
 
     def reset(self) -> None:
         """Empty the state; switched-on defects stay, they are how this simulator was started."""

@@ -20,7 +20,7 @@ from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.simulator_control import SimulatorControl
 from harness.suite.betterpayment.checks import expect_payment
-from harness.suite.betterpayment.postbacks import deliveries_log, settle, wait_log, wait_postbacks
+from harness.suite.betterpayment.postbacks import deliveries_log, wait_log, wait_postbacks
 from harness.suite.betterpayment.requests import Urls, mpi_body
 
 CAT = betterpayment()
@@ -47,8 +47,7 @@ def _pay(client: BetterPaymentClient, urls: Urls, rx: PostbackReceiver) -> str:
 
 def _next_attempt(control: Any, rx: PostbackReceiver, tid: str, number: int) -> None:
     """Move the clock to just before the next attempt (none may come), then to it (it must come)."""
-    control.advance(RETRY.interval_seconds - EARLY)
-    settle(0.5)
+    control.advance(RETRY.interval_seconds - EARLY)  # answers once what the move made due was attempted
     early = len(rx.for_transaction(tid))
     assert early == number - 1, f"attempt {number} came less than {RETRY.interval_seconds:g} s after the last"
     control.advance(EARLY)
@@ -92,7 +91,6 @@ def test_retried_until_a_200(client: BetterPaymentClient, urls: Urls, simulator_
     _spacing_ok(log)
     # Delivered: no further attempt, however long we wait.
     simulator_control.advance(RETRY.interval_seconds * 2)
-    settle(0.5)
     assert len(rx.for_transaction(tid)) == failures + 1
     assert len(deliveries_log(simulator_control, tid)) == failures + 1
 
@@ -108,7 +106,6 @@ def test_gives_up_after_the_last_attempt(client: BetterPaymentClient, urls: Urls
         _next_attempt(simulator_control, rx, tid, number)
     for _ in range(3):
         simulator_control.advance(RETRY.interval_seconds)
-        settle(0.4)
     assert len(rx.for_transaction(tid)) == RETRY.max_attempts, "attempted again after the last attempt"
     log = wait_log(simulator_control, tid, RETRY.max_attempts)
     assert [d["attempt"] for d in log] == list(range(1, RETRY.max_attempts + 1))

@@ -24,6 +24,7 @@ __all__ = ["routes"]
 def routes(state: SimulatorState) -> list[BaseRoute]:
     ctx = Context.build(state)
     dispatcher = Dispatcher(ctx)
+    state.on_clock_moved(dispatcher.settle)
     ops = Operations(ctx, dispatcher)
     return [
         *control.routes(ctx, ops, dispatcher),

@@ -3,8 +3,9 @@
 Delivery (Better Payment's public postbacks documentation, docs.betterpayment.de resources/postbacks; catalog
 `postbacks.retry`): attempt 1 right away, then one attempt every
 600 s of *simulator* time until the receiver answers 200, 10 attempts in all. A small asyncio loop, started
-lazily on the server's event loop, polls every 0.1 s for postbacks that are due; moving the simulator clock
-(POST /_simulator/clock) therefore releases the next retry within a tick, without a hook in the core. The API
+lazily on the server's event loop, polls every 0.1 s for postbacks that are due. Moving the simulator clock
+(POST /_simulator/clock) answers once the retries it made due have been attempted (Dispatcher.settle), so a
+test of the retry schedule checks each one at once instead of sleeping through the loop's ticks. The API
 response never waits for a delivery.
 
 Postbacks of one transaction go one at a time, in the order they were queued (a capture's postback never
@@ -55,6 +56,9 @@ CREATE TABLE IF NOT EXISTS bp_postback_attempts (
 """
 TABLES = ["bp_postbacks", "bp_postback_attempts"]
 POLL_SECONDS = 0.1
+#: How long a clock move waits for the deliveries it made due (Dispatcher.settle): loopback receivers answer
+#: in milliseconds; a receiver that hangs must not hold the control interface for the whole postback timeout.
+SETTLE_SECONDS = 2.0
 _DIGITS = re.compile(r"\d{12,19}")
 _CARD_FIELDS = {"card_number", "pan"}
 _SECRET_FIELDS = {"card_cvv", "cvv"}
@@ -204,6 +208,23 @@ class Dispatcher:
         if self.ensure_running():
             assert self._wake is not None
             self._wake.set()
+
+    async def settle(self) -> None:
+        """Return once every postback due by now has been attempted, each transaction's queue in order, or after
+        SETTLE_SECONDS (a receiver that hangs: its attempt goes on in the background, as before). The clock
+        route awaits it, so moving the clock past a retry's time means the retry has been attempted."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_SECONDS
+        self.kick()
+        while loop.time() < deadline:
+            running = list(self._running)
+            if running:
+                await asyncio.wait(running, timeout=max(deadline - loop.time(), 0))
+                continue
+            if not self._due():
+                return
+            self.kick()
+            await asyncio.sleep(0.002)  # the loop takes the due rows on its next turn
 
     def ensure_running(self) -> bool:
         """Start the delivery loop on the current event loop unless it runs there (woken at once when started);
