@@ -112,34 +112,14 @@ def test_rate_limit_tests_run_first_the_one_that_drains_before_those_that_need_a
     """A fresh-window test placed among the others waits out a window they had only partly spent: on a sandbox
     that idle time is paid against the run's floor. So the plugin runs the rate-limit tests first, the drainer
     before the fresh-window ones (each then starts as the one before it ran out), the rest in their order."""
-    pytester.makepyfile(test_a_first="""
-import pytest
+    def module(*tests: tuple[str, str]) -> str:
+        return "import pytest\n" + "".join(f"\n{mark}\n@pytest.mark.requirement('BC-RATE-429')\ndef {name}():\n"
+                                            f"    pass\n" for name, mark in tests)
 
-@pytest.mark.requirement("BC-STATE-RECEIVED")
-def test_plain_one():
-    pass
-
-@pytest.mark.provokes_rate_limit(fresh_window=True)
-@pytest.mark.requirement("BC-RATE-429")
-def test_fresh_count():
-    pass
-
-@pytest.mark.requirement("BC-STATE-RECEIVED")
-def test_plain_two():
-    pass
-""", test_b_second="""
-import pytest
-
-@pytest.mark.provokes_rate_limit
-@pytest.mark.requirement("BC-RATE-429")
-def test_drain():
-    pass
-
-@pytest.mark.provokes_rate_limit(fresh_window=True)
-@pytest.mark.requirement("BC-RATE-429")
-def test_fresh_reset():
-    pass
-""")
+    plain, drains, fresh = "", "@pytest.mark.provokes_rate_limit", "@pytest.mark.provokes_rate_limit(fresh_window=True)"
+    pytester.makepyfile(test_a_first=module(("test_plain_one", plain), ("test_fresh_count", fresh),
+                                            ("test_plain_two", plain)),
+                        test_b_second=module(("test_drain", drains), ("test_fresh_reset", fresh)))
     run = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "0", "--collect-only", "-q")
     names = [line.split("::")[-1] for line in run.outlines if "::" in line]
     assert names == ["test_drain", "test_fresh_count", "test_fresh_reset", "test_plain_one", "test_plain_two"]
