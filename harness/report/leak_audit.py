@@ -41,7 +41,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -210,44 +210,50 @@ def _scan_expanded(name: str, data: bytes, secrets: Sequence[str], known_pans: S
 
 def audit_file(path: Path, name: str, *, secrets: Sequence[str] = (), known_pans: Sequence[str] = (),
                window: TimeWindow | None = None) -> tuple[int, list[Finding]]:
-    """(files scanned, findings) for one file; a zip is scanned member by member, gzip content decompressed."""
+    """(files scanned, findings) for one file; a zip or an xz-compressed tar is scanned member by member
+    (``name!member``), gzip content decompressed."""
     data = path.read_bytes()
     if data[:6] == _XZ_MAGIC:
-        return _audit_tar(name, data, secrets, known_pans, window)
+        return _audit_members(name, _tar_members(data), secrets, known_pans, window,
+                              unreadable=(tarfile.TarError, lzma.LZMAError, EOFError, OSError))
     if zipfile.is_zipfile(path):
-        found: list[Finding] = []
-        count = 0
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                try:
-                    member = archive.read(info)
-                except (zipfile.BadZipFile, OSError, ValueError):
-                    member = b""  # a corrupt member cannot be read by anyone else either; verify reports it
-                more, member_found = _expanded(f"{name}!{info.filename}", member, secrets, known_pans, window)
-                found.extend(member_found)
-                count += more
-        return count, found
+        return _audit_members(name, _zip_members(path), secrets, known_pans, window)
     return _expanded(name, data, secrets, known_pans, window)
 
 
-def _audit_tar(name: str, data: bytes, secrets: Sequence[str], known_pans: Sequence[str],
-               window: TimeWindow | None) -> tuple[int, list[Finding]]:
-    """An xz-compressed tar, member by member (``name!member``); xz or tar data that cannot be read is a
-    finding, never a clean file."""
+def _zip_members(path: Path) -> Iterator[tuple[str, bytes]]:
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            try:
+                member = archive.read(info)
+            except (zipfile.BadZipFile, OSError, ValueError):
+                member = b""  # a corrupt member cannot be read by anyone else either; verify reports it
+            yield info.filename, member
+
+
+def _tar_members(data: bytes) -> Iterator[tuple[str, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as archive:
+        for info in archive:
+            handle = archive.extractfile(info) if info.isfile() else None
+            if handle is not None:
+                yield info.name, handle.read()
+
+
+def _audit_members(name: str, members: Iterator[tuple[str, bytes]], secrets: Sequence[str],
+                   known_pans: Sequence[str], window: TimeWindow | None, *,
+                   unreadable: tuple[type[BaseException], ...] = ()) -> tuple[int, list[Finding]]:
+    """An archive's members, each scanned as a file of its own; an archive whose reading raises one of
+    `unreadable` is a finding, never a clean file."""
     found: list[Finding] = []
     count = 0
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:xz") as archive:
-            for info in archive:
-                handle = archive.extractfile(info) if info.isfile() else None
-                if handle is None:
-                    continue
-                more, member_found = _expanded(f"{name}!{info.name}", handle.read(), secrets, known_pans, window)
-                found.extend(member_found)
-                count += more
-    except (tarfile.TarError, lzma.LZMAError, EOFError, OSError):
+        for member, content in members:
+            more, member_found = _expanded(f"{name}!{member}", content, secrets, known_pans, window)
+            found.extend(member_found)
+            count += more
+    except unreadable:
         return count + 1, [*found, Finding(name, 0, 1, 1, "unreadable", "(xz or tar data that cannot be read)")]
     return count, found
 
