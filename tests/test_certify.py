@@ -410,7 +410,7 @@ def test_allure_containers_merge_per_test_and_lose_no_step(tmp_path: Path) -> No
     """One container per test that did not pass (the union of its fixtures' steps, in the order they ran);
     shared containers stay; a container of no test goes (Allure shows it nowhere), and so do those of a test
     that passed; the results lose the machine's labels only."""
-    from harness.report.allure_results import merge_containers
+    from harness.report.allure_results import compact
 
     def container(name: str, children: list[str], before: str, start: int) -> None:
         (tmp_path / f"{name}-container.json").write_text(json.dumps({
@@ -428,7 +428,7 @@ def test_allure_containers_merge_per_test_and_lose_no_step(tmp_path: Path) -> No
     (tmp_path / "t1-result.json").write_text(json.dumps({"uuid": "t1", "status": "failed", "labels": labels}))
     (tmp_path / "t2-result.json").write_text(json.dumps({"uuid": "t2", "status": "passed", "labels": labels}))
     container("p", ["t2"], "passed", 40)
-    assert merge_containers(tmp_path) == 4
+    assert compact(tmp_path) == 4
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["a-container.json", "s-container.json", "t1-result.json", "t2-result.json"]
     for result in ("t1", "t2"):

@@ -31,7 +31,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["ARCHIVE", "archive", "merge_containers"]
+__all__ = ["ARCHIVE", "archive", "compact"]
 
 #: The run directory's Allure results: one xz-compressed tar of the directory allure-pytest wrote.
 ARCHIVE: Final = "allure-results.tar.xz"
@@ -78,9 +78,9 @@ def _passed_results(directory: Path) -> set[str]:
     return passed
 
 
-def merge_containers(directory: Path) -> int:
+def compact(directory: Path) -> int:
     """Merge the single-test containers of each test in `directory` into one, remove the containers of no test
-    and those of a test that passed; returns the files removed."""
+    and those of a test that passed, and strip the machine labels from the results; returns the files removed."""
     if not directory.is_dir():
         return 0
     passed = _passed_results(directory)

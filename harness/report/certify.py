@@ -40,7 +40,7 @@ from harness.config import (
 )
 from harness.paths import fixtures_override
 from harness.report import leak_audit, metadata, resume
-from harness.report.allure_results import archive, merge_containers
+from harness.report.allure_results import archive, compact
 from harness.report.calibration import apply_to_report
 from harness.report.console import print_summary, say
 from harness.report.errors import ReportError
@@ -363,7 +363,7 @@ def certify(options: CertifyOptions, console: Console, *, settings: Settings | N
     pytest_run = _run_pytest(cmd, run_dir, console, inputs.settings)
     if resumed is not None:
         resume.merge_results(resumed, run_dir)
-    merge_containers(run_dir / "allure-results")
+    compact(run_dir / "allure-results")
     archive(run_dir / "allure-results")
     drop_transport_properties(run_dir / "junit.xml")
     finished = metadata.utc_now()
