@@ -20,7 +20,6 @@ The wall includes everything a user waits for: start-up, preflight, tests and th
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import os
@@ -40,16 +39,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from rehearsal import posing_sandbox  # noqa: E402
 
 from harness.catalog import bettercharge  # noqa: E402
+from harness.evidence import read_evidence  # noqa: E402
 
 
 def _started(run_dir: Path) -> list[float]:
-    """Send times (Unix seconds) of every exchange in the run's packed evidence."""
-    times: list[float] = []
-    for path in sorted((run_dir / "evidence").glob("*.har.gz")):
-        document = json.loads(gzip.decompress(path.read_bytes()))
-        for entry in document.get("log", {}).get("entries", []):
-            times.append(datetime.fromisoformat(entry["startedDateTime"]).timestamp())
-    return sorted(times)
+    """Send times (Unix seconds) of every exchange in the run's evidence."""
+    return sorted(datetime.fromisoformat(entry["startedDateTime"]).timestamp()
+                  for _, entries in read_evidence(run_dir / "evidence").values() for entry in entries)
 
 
 def _windows(times: list[float], window: float) -> list[tuple[float, int]]:
