@@ -110,8 +110,12 @@ def php_http_build_query(fields: Fields) -> str:
 
 def encode_fields(fields: Fields) -> str:
     """Form-encode in the given order exactly as PHP http_build_query does; None becomes ''."""
-    return "&".join(f"{k}={v}" if _UNRESERVED.match(k + v) else f"{php_urlencode(k)}={php_urlencode(v)}"
-                    for k, v in _pairs(fields))
+    return _encode_pairs(_pairs(fields))
+
+
+def _encode_pairs(pairs: list[tuple[str, str]]) -> str:
+    match = _UNRESERVED.match
+    return "&".join([f"{k}={v}" if match(k + v) else f"{php_urlencode(k)}={php_urlencode(v)}" for k, v in pairs])
 
 
 def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> str:
@@ -122,7 +126,7 @@ def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> 
     """
     pairs = _pairs(fields)
     rest = [(k, v) for k, v in pairs if k != CHECKSUM_FIELD]
-    body = encode_fields(rest)
+    body = _encode_pairs(rest)
     if incoming_key is not None:
         value = checksum(body, incoming_key)
     else:
@@ -130,7 +134,7 @@ def encode_postback(fields: Fields, incoming_key: str | bytes | None = None) -> 
         if not given:
             raise ValueError("encode_postback: no checksum field and no incoming_key to compute one")
         value = given[-1]
-    tail = encode_fields([(CHECKSUM_FIELD, value)])
+    tail = f"{CHECKSUM_FIELD}={php_urlencode(value)}"
     return f"{body}&{tail}" if body else tail
 
 

@@ -216,6 +216,30 @@ def test_postbacks_never_leave_loopback(bp: BP) -> None:
     assert log[0]["error"] == "not sent: merchant.example is not a loopback address"
 
 
+@pytest.mark.parametrize("url", ["https://merchant.example/postback", "http://127.0.0.1:9/_simulator/reset"])
+def test_a_receiver_never_contacted_has_attempt_1_logged_with_the_answer_and_retries_on_schedule(
+        bp: BP, url: str) -> None:
+    """Attempt 1 to a receiver the simulator refuses (another host, a control route) is decided without the
+    network, so it is in the log as soon as the payment has answered, not a delivery-loop tick later; its
+    retries still come due with the clock, one per interval, up to the catalog's count."""
+    retry = CAT.postbacks.retry
+    tid = bp.ok("payment", bp.mpi(postback_url=url))["transaction_id"]
+    [post] = bp.postback_log(tid)["postbacks"]
+    first = bp.postback_log(tid)["deliveries"]
+    assert [d["attempt"] for d in first] == [1] and first[0]["status"] is None
+    assert first[0]["error"].startswith("not sent: ")
+    assert post["attempts"] == 1 and not post["delivered"]
+    assert post["next_attempt_at"] == pytest.approx(first[0]["at"] + retry.interval_seconds, abs=0.01)
+    bp.advance(retry.interval_seconds - 1)
+    assert len(bp.postback_log(tid)["deliveries"]) == 1  # not due yet
+    bp.advance(1)
+    for _ in range(retry.max_attempts + 2):
+        bp.advance(retry.interval_seconds)
+    log = bp.postback_log(tid)
+    assert [d["attempt"] for d in log["deliveries"]] == list(range(1, retry.max_attempts + 1))
+    assert log["postbacks"][0]["exhausted"]
+
+
 def test_amount_is_accepted_as_number_and_string(bp: BP) -> None:
     for amount in ("15.90", 15.90, 15.9, 15, "7"):
         body = bp.ok("payment", bp.mpi(amount=amount))
