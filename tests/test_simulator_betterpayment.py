@@ -240,6 +240,34 @@ def test_a_receiver_never_contacted_has_attempt_1_logged_with_the_answer_and_ret
     assert log["postbacks"][0]["exhausted"]
 
 
+def test_every_query_of_a_merchants_flow_finds_its_rows_by_index(sim: RunningSimulator, bp: BP) -> None:
+    """A long-running simulator (`paycert simulate` behind a merchant's nightly CI) holds many thousands of
+    payments: a query that filters by a key but scans its table answers more slowly with every payment taken.
+    Every statement the flow below issues is recorded and its plan read (EXPLAIN QUERY PLAN): none may scan a
+    table it filters."""
+    store = sim.server.config.app.state.simulator.store
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    try:
+        tid = bp.ok("payment", bp.mpi(postback_url="https://merchant.example/pb"))["transaction_id"]
+        bp.tx(tid)
+        bp.http.get(f"/rest/transactions/{tid}/log").raise_for_status()
+        bp.ok("refund", {"transaction_id": tid, "amount": "1.00"})
+        bp.http.get(f"/rest/transactions/{tid}/refunds").raise_for_status()
+        bp.postback_log(tid)
+        auth = bp.ok("authorize", bp.mpi())["transaction_id"]
+        bp.ok("capture", {"transaction_id": auth, "amount": "15.90"})
+    finally:
+        store._conn.set_trace_callback(None)
+    keyed = [s for s in statements if s.split(None, 1)[0].upper() in {"SELECT", "UPDATE", "DELETE"} and " WHERE " in s]
+    assert any("bp_log" in s for s in keyed) and any("bp_postbacks p WHERE" in s for s in keyed)
+    with store.read() as conn:
+        scans = [(statement, step) for statement in keyed
+                 for step in (row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + statement))
+                 if step.startswith("SCAN ")]
+    assert scans == []
+
+
 def test_amount_is_accepted_as_number_and_string(bp: BP) -> None:
     for amount in ("15.90", 15.90, 15.9, 15, "7"):
         body = bp.ok("payment", bp.mpi(amount=amount))

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS bp_postback_attempts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, postback_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
     url TEXT NOT NULL, at REAL NOT NULL, status INTEGER, error TEXT
 );
+-- The delivery log of one transaction (GET /_simulator/betterpayment/postbacks?transaction_id=, which the suites
+-- read after every postback check) finds its rows by index, not by scanning everything the simulator delivered.
+CREATE INDEX IF NOT EXISTS bp_postbacks_transaction ON bp_postbacks (transaction_id);
+CREATE INDEX IF NOT EXISTS bp_postback_attempts_postback ON bp_postback_attempts (postback_id);
 """
 TABLES = ["bp_postbacks", "bp_postback_attempts"]
 POLL_SECONDS = 0.1

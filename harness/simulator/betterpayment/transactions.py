@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS bp_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, transaction_id TEXT NOT NULL, type TEXT NOT NULL,
     status INTEGER NOT NULL, amount INTEGER NOT NULL, created_at REAL NOT NULL
 );
+-- GET /rest/transactions/{id}/log reads one transaction's entries: without the index every request scanned the
+-- whole log, so a long-running simulator answered it more slowly with every payment it had taken.
+CREATE INDEX IF NOT EXISTS bp_log_transaction ON bp_log (transaction_id, seq);
 CREATE TABLE IF NOT EXISTS bp_refunds (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, refund_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
     amount INTEGER NOT NULL, status TEXT NOT NULL, status_code INTEGER NOT NULL, merchant_reference TEXT,
