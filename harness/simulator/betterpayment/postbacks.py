@@ -63,6 +63,11 @@ POLL_SECONDS = 0.1
 #: How long a clock move waits for the deliveries it made due (Dispatcher.settle): loopback receivers answer
 #: in milliseconds; a receiver that hangs must not hold the control interface for the whole postback timeout.
 SETTLE_SECONDS = 2.0
+#: Queueing a postback, and logging one attempt: the statements send() and _deliver() share.
+_QUEUE = ("INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, attempts, max_attempts, spacing,"
+          " next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_LOG_ATTEMPT = ("INSERT INTO bp_postback_attempts (postback_id, attempt, url, at, status, error)"
+                " VALUES (?, ?, ?, ?, ?, ?)")
 _DIGITS = re.compile(r"\d{12,19}")
 _CARD_FIELDS = {"card_number", "pan"}
 _SECRET_FIELDS = {"card_cvv", "cvv"}
@@ -201,25 +206,18 @@ class Dispatcher:
         refused = _refusal(ctx, url)
         if refused is None or max_attempts < 1:
             # One statement (Store.execute): it commits with the status change that queued it.
-            cur = store.execute(
-                "INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, max_attempts, spacing,"
-                " next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tx_id, kind, url, body, sig, max_attempts, spacing, now, now))
+            cur = store.execute(_QUEUE, (tx_id, kind, url, body, sig, 0, max_attempts, spacing, now, now))
             self.kick()
             return int(cur.lastrowid or 0)
         # A receiver the simulator never contacts: attempt 1 is decided now, without the network, so it is logged
         # now, with the postback, exactly as the delivery loop would log it at once (_deliver). Why not leave it to
         # the loop: its wake, query, task and second transaction were a sixth of a payment's time (benchmarks/
         # README.md). The retries stay the loop's: they come due with the clock.
-        next_at = now + spacing if max_attempts > 1 else None
+        next_at = _next_attempt_at(1, max_attempts, now, spacing)
         with store.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO bp_postbacks (transaction_id, kind, url, body, signature, attempts, max_attempts,"
-                " spacing, next_at, created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-                (tx_id, kind, url, body, sig, max_attempts, spacing, next_at, now))
+            cur = conn.execute(_QUEUE, (tx_id, kind, url, body, sig, 1, max_attempts, spacing, next_at, now))
             postback_id = int(cur.lastrowid or 0)
-            conn.execute("INSERT INTO bp_postback_attempts (postback_id, attempt, url, at, status, error)"
-                         " VALUES (?, 1, ?, ?, NULL, ?)", (postback_id, url, now, refused))
+            conn.execute(_LOG_ATTEMPT, (postback_id, 1, url, now, None, refused))
         self.ensure_running()  # for the retries
         return postback_id
 
@@ -309,32 +307,27 @@ class Dispatcher:
         if row["signature"] is not None:
             headers[SIGNATURE_HEADER] = row["signature"]
         status: int | None = None
-        error: str | None = None
-        try:
-            refused = _refusal(ctx, row["url"])
-            if refused is not None:
-                raise _Offline(refused)
-            response = await client.post(row["url"], content=row["body"].encode(), headers=headers)
-            status = response.status_code
-        except _Offline as exc:
-            error = str(exc)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {str(exc)[:200]}"
-        except Exception as exc:  # a delivery failure is data for the log, never a crash
-            error = f"{type(exc).__name__}"
+        error = _refusal(ctx, row["url"])
+        if error is None:
+            try:
+                response = await client.post(row["url"], content=row["body"].encode(), headers=headers)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            except Exception as exc:  # a delivery failure is data for the log, never a crash
+                error = f"{type(exc).__name__}"
         try:
             if generation != self._generation:
                 return
             attempt = row["attempts"] + 1
             delivered = status == ctx.catalog.postbacks.retry.success_status
-            next_at = None if delivered or attempt >= row["max_attempts"] else at + row["spacing"]
+            next_at = None if delivered else _next_attempt_at(attempt, row["max_attempts"], at, row["spacing"])
             with ctx.state.store.transaction() as conn:
                 updated = conn.execute("UPDATE bp_postbacks SET attempts = ?, delivered = ?, next_at = ? WHERE id = ?",
                                        (attempt, int(delivered), next_at, row["id"]))
                 if updated.rowcount == 0:  # the postback is gone (a reset): nothing to log
                     return
-                conn.execute("INSERT INTO bp_postback_attempts (postback_id, attempt, url, at, status, error)"
-                             " VALUES (?, ?, ?, ?, ?, ?)", (row["id"], attempt, row["url"], at, status, error))
+                conn.execute(_LOG_ATTEMPT, (row["id"], attempt, row["url"], at, status, error))
         finally:
             self._busy.discard(row["id"])
             self._busy_transactions.discard(row["transaction_id"])
@@ -384,8 +377,9 @@ def _foreign_encoder(ctx: Context) -> Any:
     return None
 
 
-class _Offline(Exception):
-    """A delivery the simulator refuses to make because its target is not on this machine."""
+def _next_attempt_at(attempt: int, max_attempts: int, at: float, spacing: float) -> float | None:
+    """When the attempt after a failed attempt number `attempt` (made at `at`) is due; None: none is left."""
+    return None if attempt >= max_attempts else at + spacing
 
 
 def _refusal(ctx: Context, url: str) -> str | None:
@@ -403,7 +397,7 @@ def _refusal(ctx: Context, url: str) -> str | None:
     return None
 
 
-def _reachable(ctx: Any, url: str) -> bool:
+def _reachable(ctx: Context, url: str) -> bool:
     """Only loopback receivers (127.0.0.0/8, ::1, localhost) are ever contacted."""
     from harness.simulator.betterpayment.validation import _loopback, loopback_policy, scheme_and_host
 
