@@ -49,6 +49,7 @@ from filelock import FileLock
 
 from harness import __version__
 from harness.redaction import redact_body, redact_headers, redact_text
+from harness.tls import trust_context
 
 __all__ = [
     "EXTENSION_KEY",
@@ -616,7 +617,7 @@ class RecordingTransport(httpx.BaseTransport):
         secrets: Iterable[str] = (),
         recorder: EvidenceRecorder | None = None,
     ) -> None:
-        self._inner = inner if inner is not None else httpx.HTTPTransport()
+        self._inner = inner if inner is not None else httpx.HTTPTransport(verify=trust_context())
         self._secrets = tuple(s for s in secrets if isinstance(s, str) and s)
         self._recorder = recorder
 

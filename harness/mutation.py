@@ -397,11 +397,15 @@ def run_mutations(
 
     if console is not None:
         console.print(f"[bold]paycert mutate[/]: {len(chosen)} defects, suites in {root}, {workers} at once")
+    batches = [b for api_name in sorted({d[1] for d in chosen})
+               for b in _split([d for d in chosen if d[1] == api_name], workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        baseline_runs = list(pool.map(alone, baselines))
-        batches = [b for api_name in sorted({d[1] for d in chosen})
-                   for b in _split([d for d in chosen if d[1] == api_name], workers)]
-        finished = [o for outcomes in pool.map(batch, batches) for o in outcomes]
+        # Baselines and batches share the pool: no defect's outcome depends on a baseline's, and a baseline run
+        # is a whole suite run, so waiting for it before the first batch left a worker idle that long.
+        baseline_jobs = [pool.submit(alone, b) for b in baselines]
+        batch_jobs = [pool.submit(batch, b) for b in batches]
+        baseline_runs = [job.result() for job in baseline_jobs]
+        finished = [o for job in batch_jobs for o in job.result()]
     result = MutationResult(outcomes=finished, baselines=baseline_runs, total_seconds=time.monotonic() - started)
     if console is not None:
         console.print(result.table())

@@ -22,6 +22,7 @@ from typing import Any, Self
 import httpx
 
 from harness.errors import ControlError
+from harness.tls import trust_context
 
 PREFIX = "/_simulator"
 TOKEN_HEADER = "X-Paycert-Control-Token"  # the simulator's edge (harness/simulator/edge.py) checks it
@@ -41,7 +42,7 @@ def control_headers() -> dict[str, str]:
 
 def control_client(base_url: str, *, timeout: float = 10.0) -> httpx.Client:
     """An httpx client for a simulator's control interface, the token attached."""
-    return httpx.Client(base_url=base_url, timeout=timeout, headers=control_headers())
+    return httpx.Client(base_url=base_url, timeout=timeout, headers=control_headers(), verify=trust_context())
 
 
 class SimulatorControl:

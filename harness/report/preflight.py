@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness.config import Settings
+from harness.tls import trust_context
 
 MAX_SKEW_SECONDS: Final = 30.0
 MAX_REQUESTS_PER_API: Final = 5
@@ -78,12 +79,6 @@ class Preflight:
                                         for c in self.checks]}
 
 
-def _ssl_context(settings: Settings) -> ssl.SSLContext:
-    if settings.ca_bundle:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _transport_problem(api: str, exc: BaseException, settings: Settings, url_var: str, url: str) -> Finding:
@@ -262,7 +257,7 @@ def run_preflight(settings: Settings, apis: tuple[str, ...] | None = None,
     def transport() -> httpx.BaseTransport:
         if transport_factory is not None:
             return transport_factory()
-        return httpx.HTTPTransport(verify=_ssl_context(settings))
+        return httpx.HTTPTransport(verify=trust_context(settings.ca_bundle))
 
     checks = []
     for api in apis or settings.apis:

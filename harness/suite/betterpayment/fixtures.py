@@ -25,6 +25,7 @@ from harness.catalog import betterpayment
 from harness.clients.betterpayment import BetterPaymentClient
 from harness.plugin import NOT_VERIFIABLE, not_verifiable
 from harness.receiver import PostbackReceiver
+from harness.tls import trust_context
 
 from .requests import Urls
 from .views import seed_request
@@ -87,7 +88,7 @@ def client(betterpayment_client: BetterPaymentClient) -> BetterPaymentClient:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[httpx.Client]:
     """What the customer's browser uses to get through the 3DS or bank page."""
-    with httpx.Client(timeout=15, follow_redirects=False) as http:
+    with httpx.Client(timeout=15, follow_redirects=False, verify=trust_context()) as http:
         yield http
 
 
