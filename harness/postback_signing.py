@@ -79,8 +79,7 @@ def checksum(body_without_checksum: str | bytes, incoming_key: str | bytes) -> s
 
 def signature(raw_body: str | bytes, webhook_key: str | bytes) -> str:
     """Gateway-Webhook-Signature: base64(HMAC-SHA256(key=raw_body, msg=webhook_key)), the doc vector's order."""
-    digest = hmac.new(_bytes(raw_body), _bytes(webhook_key), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return base64.b64encode(hmac.digest(_bytes(raw_body), _bytes(webhook_key), "sha256")).decode("ascii")
 
 
 def signature_conventional(raw_body: str | bytes, webhook_key: str | bytes) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from harness.catalog import betterpayment
 from harness.catalog.betterpayment import BetterPaymentCatalog
 from harness.simulator import boundaries
+from harness.simulator.betterpayment import defects
 from harness.simulator.state import SimulatorState
 
 #: The error transport a simulator starts with (catalog error_transport.modes); the catalog's default otherwise.
@@ -87,8 +88,6 @@ class Context:
 
     def status_pair(self, code: int) -> tuple[int, str]:
         """(status_code, status) as the API reports them; the status defects bend only this."""
-        from harness.simulator.betterpayment import defects
-
         names = self.memo.get("status-names")
         if names is None:  # once: the catalog's lookups scan its list, and every answer asks
             names = self.memo["status-names"] = {s.code: s.name for s in reversed(self.catalog.statuses)}
