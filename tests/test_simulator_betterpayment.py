@@ -6,6 +6,7 @@ client-side 3DS helper playing the customer's browser. Card data comes from the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import socket
@@ -893,6 +894,17 @@ def _reverse_after_capture(h: BP) -> int:
     return h.post("reverse", {"transaction_id": tid}).status_code
 
 
+def _reposted(h: BP) -> int:
+    """Deliveries for a challenged payment whose customer answers the finished step a second time."""
+    pending = h.ok("payment", h.card())
+    h.step(pending, "approve")
+    h.rx.wait_for(1, 4.0)
+    with contextlib.suppress(ThreeDSError):  # an error page is a fine answer to a finished step
+        h.step(pending, "fail")
+    h.advance(0)  # answers once every due postback has been attempted
+    return len(h.rx.for_transaction(pending["transaction_id"]))
+
+
 def _pan_in_postback(h: BP) -> tuple[bool, bool]:
     d = _first_delivery(h)
     log = h.postback_log()
@@ -957,6 +969,7 @@ DEFECT_PROBES: dict[str, Callable[[BP], Any]] = {
     "bp.retry_eleven_attempts": lambda h: _attempts_after(h, [CAT.postbacks.retry.interval_seconds] * 11),
     "bp.threeds_pending_without_client_action": lambda h: "client_action" in h.post("payment", h.card()).json(),
     "bp.threeds_direct_ignored": lambda h: h.post("payment", h.mpi()).json()["status_code"],
+    "bp.step_reposted": _reposted,
     "bp.url_http_accepted": lambda h: h.post("payment", h.card(success_url="http://merchant.example/ok")).status_code,
     "bp.schema_transaction_id_renamed": lambda h: "transaction_id" in h.post("payment", h.mpi()).json(),
     "bp.schema_amount_string": lambda h: type(h.post("payment", h.mpi()).json()["amount"]).__name__,

@@ -9,7 +9,9 @@ from harness.suite.betterpayment.fixtures import (
     other_client,
     postback_receiver,
     postbacks,
+    settle,
     urls,
 )
 
-__all__ = ["bp_keys", "browser", "client", "clock_lock", "other_client", "postback_receiver", "postbacks", "urls"]
+__all__ = ["bp_keys", "browser", "client", "clock_lock", "other_client", "postback_receiver", "postbacks", "settle",
+           "urls"]

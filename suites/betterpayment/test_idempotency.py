@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +29,7 @@ from harness.suite.betterpayment.checks import (
     get_transaction,
     json_body,
 )
-from harness.suite.betterpayment.postbacks import settle, wait_postbacks
+from harness.suite.betterpayment.postbacks import wait_postbacks
 from harness.suite.betterpayment.requests import Urls, mpi_body
 from harness.suite.betterpayment.scenarios import authorized, completed
 from harness.suite.betterpayment.views import money
@@ -80,7 +81,7 @@ def test_same_key_replays_the_first_response(client: BetterPaymentClient, urls: 
 @pytest.mark.requirement("BP-IDEM-NO-SECOND-POSTBACK")
 @pytest.mark.parametrize("header", HEADERS)
 def test_replay_sends_no_second_postback(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
-                                         header: str) -> None:
+                                         settle: Callable[[float], None], header: str) -> None:
     sent, key = mpi_body(urls), _key()
     first = client.payment(sent, idempotency_key=key, idempotency_header=header)
     tid = expect_payment(first, "payment", sent, status_code=SUCCESS)["transaction_id"]

@@ -33,7 +33,6 @@ from harness.suite.betterpayment.postbacks import (
     header,
     independent_checksum,
     independent_signature,
-    settle,
     wait_postbacks,
 )
 from harness.suite.betterpayment.requests import Urls, mpi_body
@@ -243,7 +242,7 @@ FORCED = [pytest.param(s, id=f"{s.code}-{s.name}", marks=pytest.mark.requirement
 @pytest.mark.requirement("BP-PB-FORCED-STATUS")
 @pytest.mark.parametrize("status", FORCED)
 def test_forced_status_is_posted(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver,
-                                 bp_keys: tuple[str, str],
+                                 bp_keys: tuple[str, str], settle: Callable[[float], None],
                                  simulator_control: SimulatorControl, status: Any) -> None:
     sent, tid, _ = _completed(client, urls, None)
     wait_postbacks(postbacks, tid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +20,7 @@ from harness.catalog import betterpayment
 from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
-from harness.suite.betterpayment.postbacks import expect_postback, settle, wait_postbacks
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
 from harness.suite.betterpayment.requests import Urls, body_for
 from harness.suite.betterpayment.views import payment_types
 from harness.threeds import ThreeDSError, complete_customer_step
@@ -68,7 +69,8 @@ def _bank_cases() -> list[Any]:
 @pytest.mark.simulator_only
 @pytest.mark.parametrize(("pt", "choice"), _bank_cases())
 def test_bank_page_outcome(client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client,
-                           bp_keys: tuple[str, str], pt: Any, choice: Any) -> None:
+                           bp_keys: tuple[str, str], settle: Callable[[float], None], pt: Any,
+                           choice: Any) -> None:
     sent, body = _start(client, urls, pt.name)
     tid = body["transaction_id"]
     landing = complete_customer_step(browser, body, choice=choice.value, success_url=sent["success_url"],

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from harness.catalog import betterpayment
 from harness.clients import BetterPaymentClient
 from harness.receiver import PostbackReceiver
 from harness.suite.betterpayment.checks import expect_payment, get_transaction
-from harness.suite.betterpayment.postbacks import expect_postback, settle, wait_postbacks
+from harness.suite.betterpayment.postbacks import expect_postback, wait_postbacks
 from harness.suite.betterpayment.requests import Urls, card_body, create
 from harness.suite.betterpayment.views import card_type
 from harness.threeds import ThreeDSError, complete_customer_step
@@ -73,7 +74,7 @@ def _start(client: BetterPaymentClient, urls: Urls, operation: str, **overrides:
 @pytest.mark.parametrize(("operation", "choice"), _cases())
 def test_challenge_ends_on_the_right_page_with_a_verified_postback(
         client: BetterPaymentClient, urls: Urls, postbacks: PostbackReceiver, browser: httpx.Client,
-        bp_keys: tuple[str, str],
+        bp_keys: tuple[str, str], settle: Callable[[float], None],
         operation: str, choice: Any) -> None:
     sent, pending = _start(client, urls, operation)
     tid = pending["transaction_id"]

@@ -66,9 +66,12 @@ RETRY_NONE, RETRY_WRONG_SPACING, RETRY_ELEVEN = _area("retries", {
     "bp.retry_wrong_spacing": "Retries come 300 s apart instead of 600 s",
     "bp.retry_eleven_attempts": "A failing postback is attempted 11 times",
 })
-THREEDS_NO_CLIENT_ACTION, THREEDS_DIRECT_IGNORED = _area("3DS", {
+THREEDS_NO_CLIENT_ACTION, THREEDS_DIRECT_IGNORED, STEP_REPOSTED = _area("3DS", {
     "bp.threeds_pending_without_client_action": "The pending 3DS response has no client_action/action_data",
     "bp.threeds_direct_ignored": "Own-MPI 3DS values are ignored: the payment is challenged anyway",
+    "bp.step_reposted": (
+        "A finished 3DS or bank step answered again posts its final status again (the status itself stays)"
+    ),
 })
 (URL_HTTP_ACCEPTED,) = _area("URL check", {
     "bp.url_http_accepted": "Any http:// URL is accepted (no error 149)",

@@ -294,6 +294,8 @@ class Operations:
                 repo.set_step_choice(conn, step_id, choice.value)
                 repo.add_log(conn, tx.id, tx.operation, tx.status_code, tx.amount, now)
                 self._notify(tx)  # inside: the status change and its postback commit together
+            elif ctx.defect(defects.STEP_REPOSTED) and step.choice is not None:
+                self._notify(tx)
         landing = cat.status(tx.status_code).landing
         target = tx.success_url if landing == "success" else tx.error_url
         return target or tx.error_url or tx.success_url or "/"

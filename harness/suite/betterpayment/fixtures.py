@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from harness.catalog import betterpayment
 from harness.clients.betterpayment import BetterPaymentClient
 from harness.plugin import NOT_VERIFIABLE, not_verifiable
 from harness.receiver import PostbackReceiver
+from harness.simulator_control import SimulatorControl
 from harness.tls import trust_context
 
 from .requests import Urls
@@ -101,6 +103,21 @@ def other_client(paycert_target: Any) -> Iterator[BetterPaymentClient]:
     with BetterPaymentClient(paycert_target.base_url("betterpayment"), sim.other_api_key,
                              sim.other_api_password) as other:
         yield other
+
+
+@pytest.fixture(scope="session")
+def settle(paycert_target: Any) -> Iterator[Callable[[float], None]]:
+    """`settle(seconds)` before a negative check ("no second postback"): background deliveries have had their
+    chance to happen. On a simulator its control interface answers a zero clock move once every postback due by
+    then has been attempted and answered (Dispatcher.settle, harness/simulator/betterpayment/postbacks.py), which
+    is exact where a sleep is a guess a loaded machine can lose, and takes milliseconds instead of `seconds`.
+    A sandbox has nothing to ask: there the test waits `seconds`."""
+    if not paycert_target.is_simulator:
+        yield time.sleep
+        return
+    control = SimulatorControl(paycert_target.simulator_url)
+    yield lambda _seconds: control.advance(0)
+    control.close()
 
 
 @pytest.fixture

@@ -34,11 +34,6 @@ def wait_postbacks(rx: PostbackReceiver, transaction_id: str, count: int = 1, ti
     return rx.wait_for(count, timeout=timeout, where=match)
 
 
-def settle(seconds: float = 0.5) -> None:
-    """Give background deliveries time to (not) happen before a negative check."""
-    time.sleep(seconds)
-
-
 def deliveries_log(control: SimulatorControl, transaction_id: str) -> list[dict[str, Any]]:
     """The simulator's delivery attempts for one transaction, in order."""
     return [d for d in control.bp_postbacks() if d.get("transaction_id") == transaction_id]
