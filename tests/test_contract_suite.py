@@ -20,8 +20,9 @@ import pytest
 from harness.evidence import module_filename, read_evidence
 from harness.paths import APIS, suites_dir
 
-#: Every test here runs the suites in a child pytest (minutes, not seconds).
-pytestmark = pytest.mark.slow
+#: Every test here runs the suites in a child pytest (minutes, not seconds), itself on two xdist workers: under
+#: `pytest -n 2` it shares one worker with the other tests that run several processes (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("own-processes")]
 
 MIN_CASES = 1000
 

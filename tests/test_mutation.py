@@ -62,6 +62,7 @@ def test_the_module_most_likely_to_catch_a_defect_runs_first() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("own-processes")  # four suite processes of its own (tests/conftest.py)
 @pytest.mark.timeout(3600)
 def test_every_registered_defect_is_caught() -> None:
     # No baseline runs here: that each suite passes against the correct simulator is what
@@ -79,6 +80,7 @@ def test_every_registered_defect_is_caught() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("own-processes")  # two suite processes at once (tests/conftest.py)
 @pytest.mark.timeout(900)
 def test_removing_one_assertion_makes_its_defect_escape(tmp_path: Path) -> None:
     copy = tmp_path / "suites"
