@@ -79,8 +79,6 @@ class Preflight:
                                         for c in self.checks]}
 
 
-
-
 def _transport_problem(api: str, exc: BaseException, settings: Settings, url_var: str, url: str) -> Finding:
     """One line for an exception with no answer behind it: TLS, DNS, refused connection, timeout."""
     chain: list[BaseException] = []
